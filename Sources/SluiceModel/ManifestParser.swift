@@ -12,7 +12,9 @@ public enum ManifestParser {
     public static func parse(_ text: String) throws(Failure) -> [ManifestDocument] {
         var documents: [ManifestDocument] = []
         do {
-            for node in try Yams.compose_all(yaml: text) {
+            // Iterating Parser directly: Yams' YamlSequence drops an error met mid-stream.
+            let parser = try Parser(yaml: text)
+            while let node = try parser.nextRoot() {
                 var lines: [String: Int] = [:]
                 let json = try convert(node, path: FieldPath(), lines: &lines)
                 if json == .null { continue }
