@@ -39,6 +39,8 @@ struct ConditionParser {
         return node
     }
 
+    /// Counts nesting (parentheses, unary operators, indexes): each level costs a bounded
+    /// number of stack frames, so the bound keeps any input off the end of the stack.
     private mutating func enter() throws(ConditionError) {
         depth += 1
         if depth > ConditionExpression.maxDepth {
@@ -48,8 +50,6 @@ struct ConditionParser {
 
     private mutating func parseBinary(level: Int) throws(ConditionError) -> ConditionNode {
         if level == ConditionParser.levels.count { return try parseUnary() }
-        try enter()
-        defer { depth -= 1 }
         var left = try parseBinary(level: level + 1)
         while case .symbol(let op) = current.kind, ConditionParser.levels[level].contains(op) {
             let column = current.column

@@ -92,5 +92,10 @@ public struct MetricConditionsError: Error, Sendable, Hashable, CustomStringConv
     public var field: String
     public var error: ConditionError
 
+    public init(field: String, error: ConditionError) {
+        self.field = field
+        self.error = error
+    }
+
     public var description: String { "\(field): \(error)" }
 }

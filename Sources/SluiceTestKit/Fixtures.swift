@@ -50,12 +50,12 @@ extension Rollout {
 
 extension AnalysisTemplate {
     /// A valid template `success-rate` with arg `service` and one Prometheus metric.
-    public static func fixture(name: String = "success-rate", namespace: String = "shop",
+    public static func fixture(kind: String = AnalysisTemplate.namespacedKind, name: String = "success-rate", namespace: String = "shop",
                                metrics: [AnalysisMetric]? = nil, args: [AnalysisArg]? = [AnalysisArg(name: "service")])
         -> AnalysisTemplate
     {
         AnalysisTemplate(
-            metadata: ObjectMeta(name: name, namespace: namespace),
+            kind: kind, metadata: ObjectMeta(name: name, namespace: kind == AnalysisTemplate.clusterKind ? nil : namespace),
             spec: AnalysisTemplateSpec(args: args, metrics: metrics ?? [.successRate()]))
     }
 
