@@ -1,23 +1,6 @@
-/// An Istio `VirtualService`. The spec is a view over the whole JSON object, so a
-/// read-modify-write keeps every field Sluice does not model.
-public struct VirtualService: Codable, Sendable, Hashable {
-    public var apiVersion: String
-    public var kind: String
-    public var metadata: ObjectMeta
-    public var spec: VirtualServiceSpec
-    public var status: JSONValue?
-
+/// The spec of an Istio `VirtualService`.
+public struct VirtualServiceSpec: IstioSpec {
     public static let kind = "VirtualService"
-
-    public init(apiVersion: String = "networking.istio.io/v1", metadata: ObjectMeta, spec: VirtualServiceSpec) {
-        self.apiVersion = apiVersion
-        self.kind = VirtualService.kind
-        self.metadata = metadata
-        self.spec = spec
-    }
-}
-
-public struct VirtualServiceSpec: JSONObjectView {
     public var json: [String: JSONValue]
     public init(json: [String: JSONValue]) { self.json = json }
 
