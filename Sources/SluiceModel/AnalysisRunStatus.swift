@@ -43,6 +43,8 @@ public struct MetricRunStatus: Codable, Sendable, Hashable {
     public var inconclusive: Int
     public var errors: Int
     public var consecutiveErrors: Int
+    /// When the measurement in flight was asked for; cleared when its result arrives.
+    public var requestedAt: KubeTime?
     /// The most recent measurements.
     public var measurements: [Measurement]?
 

@@ -109,6 +109,7 @@ public enum EveryFieldSet {
         var metricRun = MetricRunStatus(name: "success-rate", template: "success-rate", definition: metric)
         metricRun.args = args
         metricRun.measurements = [measurement]
+        metricRun.requestedAt = t0
         var run = AnalysisRunStatus(name: "step-2", revision: "7b9c1a2f0", phase: .running, startedAt: t0, metrics: [metricRun])
         run.stepIndex = 2
         run.finishedAt = t0

@@ -1,0 +1,88 @@
+import SluiceModel
+
+/// Settings of the controller that the decisions depend on.
+public struct EngineConfig: Sendable, Hashable {
+    public var prometheus: PrometheusAllowlist?
+
+    public init(prometheus: PrometheusAllowlist? = nil) { self.prometheus = prometheus }
+}
+
+/// What happens next for a Rollout, given what was observed and the time. Pure and
+/// deterministic: no I/O, no clock, no logging.
+public func plan(_ rollout: Rollout, _ observation: Observation, now: KubeTime,
+                 config: EngineConfig = EngineConfig()) -> Plan {
+    var planner = Planner(rollout: rollout, observation: observation, now: now, config: config)
+    return planner.run()
+}
+
+/// One planning pass: immutable inputs, and the status, actions and timers it builds.
+struct Planner {
+    let rollout: Rollout
+    let observation: Observation
+    let now: KubeTime
+    let config: EngineConfig
+    var status: RolloutStatus
+    var actions: [Action] = []
+    /// Seconds from now at which something falls due.
+    var timers: [Double] = []
+    /// This plan sends traffic back to stable: the VirtualService writes go alone, before anything else.
+    var fastPath = false
+    var driftDetected = false
+    var invalid: [SpecProblem] = []
+    var promote: PromoteCommand?
+
+    enum PromoteCommand { case step, full }
+
+    init(rollout: Rollout, observation: Observation, now: KubeTime, config: EngineConfig) {
+        self.rollout = rollout
+        self.observation = observation
+        self.now = now
+        self.config = config
+        self.status = rollout.status ?? RolloutStatus()
+    }
+
+    var spec: RolloutSpec { rollout.spec }
+    var name: String { rollout.metadata.name ?? "" }
+    var namespace: String { rollout.metadata.namespace ?? "default" }
+    var deployment: Deployment? { observation.deployment }
+    var istio: IstioTrafficRouting? { spec.trafficRouting.istio }
+
+    mutating func run() -> Plan {
+        status.observedGeneration = rollout.metadata.generation
+        foldMeasurements()
+        if rollout.metadata.deletionTimestamp != nil {
+            finalize()
+            return finish()
+        }
+        if !(rollout.metadata.finalizers ?? []).contains(Labels.finalizer) { actions.append(.addFinalizer) }
+        invalid = specProblems()
+        guard invalid.isEmpty, let deployment else {
+            holdInvalid()
+            return finish()
+        }
+        takeCommands()
+        step(deployment)
+        reconcileWorld()
+        return finish()
+    }
+
+    /// The phase machine: one switch over the phase.
+    mutating func step(_ deployment: Deployment) {
+        switch status.phase ?? .initializing {
+        case .initializing:
+            initialize(deployment)
+        case .healthy:
+            if !Revision.same(deployment.spec.template, stableTemplate ?? deployment.spec.template) {
+                startRelease(deployment)
+            }
+        case .progressing, .paused:
+            progress(deployment)
+        case .promoting:
+            promoteStep(deployment)
+        case .failed, .aborted:
+            afterEnd(deployment)
+        }
+    }
+
+    mutating func after(_ seconds: Double) { timers.append(max(seconds, 0)) }
+}

@@ -1,0 +1,165 @@
+import SluiceModel
+
+extension Planner {
+    /// The stable ReplicaSet: the one status names, or at initialisation the Deployment's
+    /// ReplicaSet whose template is the Deployment's.
+    var stableReplicaSet: ReplicaSet? {
+        if let name = status.stableReplicaSet { return observation.replicaSets.first { $0.metadata.name == name } }
+        return nil
+    }
+
+    var stableTemplate: PodTemplateSpec? { stableReplicaSet?.spec.template }
+
+    /// The Deployment's ReplicaSet running its current template, once rolled out.
+    func rolledOutReplicaSet(_ deployment: Deployment) -> ReplicaSet? {
+        let generation = deployment.metadata.generation ?? 0
+        let st = deployment.status ?? DeploymentStatus()
+        let replicas = deployment.spec.replicas ?? 1
+        guard (st.observedGeneration ?? 0) >= generation, (st.updatedReplicas ?? 0) >= replicas,
+              (st.availableReplicas ?? 0) >= replicas, (st.replicas ?? 0) <= replicas else { return nil }
+        return observation.replicaSets.first { rs in
+            rs.metadata.labels?[PodTemplateSpec.podTemplateHashLabel] != nil
+                && rs.metadata.labels?[Labels.role] == nil
+                && Revision.same(rs.spec.template, deployment.spec.template)
+        }
+    }
+
+    mutating func initialize(_ deployment: Deployment) {
+        status.phase = .initializing
+        guard let stable = rolledOutReplicaSet(deployment) else {
+            status.message = "waiting for Deployment \(deployment.metadata.name ?? "") to finish its rollout"
+            after(5)
+            return
+        }
+        status.stableReplicaSet = stable.metadata.name
+        status.stableRevision = stable.metadata.labels?[PodTemplateSpec.podTemplateHashLabel]
+        status.weights = .allStable
+        status.weightsSince = now
+        status.phase = .healthy
+        status.message = "healthy at revision \(status.stableRevision ?? "")"
+        actions.append(.recordEvent(Event(.normal, .initialized, "stable revision \(status.stableRevision ?? ""); Deployment paused, Sluice rolls out its template changes")))
+    }
+
+    mutating func startRelease(_ deployment: Deployment) {
+        let hash = Revision.hash(deployment.spec.template)
+        status.canaryRevision = hash
+        status.canaryReplicaSet = "\(deployment.metadata.name ?? spec.workloadRef.name)-\(hash)"
+        status.currentRelease = ReleaseRecord(revision: hash, images: deployment.spec.template.images, startedAt: now)
+        status.currentStepIndex = 0
+        status.stepStartedAt = now
+        status.analysis = []
+        status.phase = .progressing
+        recordPhase(.progressing, "release of revision \(hash) started")
+        actions.append(.recordEvent(Event(.normal, .releaseStarted, "revision \(hash) (\(deployment.spec.template.images.joined(separator: ", "))): canary \(status.canaryReplicaSet ?? "") created")))
+    }
+
+    /// Ends the release in progress: all traffic back to stable, at once, before anything else moves.
+    mutating func endRelease(_ outcome: ReleaseOutcome, phase: RolloutPhase, reason: String, event: EventReason) {
+        setTraffic(TrafficState.allStable)
+        fastPath = true
+        status.phase = phase
+        recordPhase(phase, reason)
+        if var release = status.currentRelease {
+            release.finishedAt = now
+            release.outcome = outcome
+            release.reason = reason
+            var history = status.history ?? []
+            history.insert(release, at: 0)
+            status.history = Array(history.prefix(spec.revisionHistoryLimit ?? RolloutSpec.defaultRevisionHistoryLimit))
+            status.currentRelease = nil
+        }
+        for i in (status.analysis ?? []).indices where status.analysis?[i].phase == .running {
+            status.analysis?[i].phase = .error
+            status.analysis?[i].finishedAt = now
+            status.analysis?[i].message = "stopped: \(reason)"
+        }
+        status.message = "\(outcome.rawValue): \(reason)"
+        let type: EventType = outcome == .promoted || outcome == .reverted ? .normal : .warning
+        actions.append(.recordEvent(Event(type, event, reason)))
+    }
+
+    /// Failed or Aborted: hold until a new revision, a retry, or the template going back to stable.
+    mutating func afterEnd(_ deployment: Deployment) {
+        let template = deployment.spec.template
+        if let stable = stableTemplate, Revision.same(template, stable) {
+            if deployment.spec.paused == true || rolledOutReplicaSet(deployment) != nil {
+                status.phase = .healthy
+                status.message = "healthy at revision \(status.stableRevision ?? "")"
+            }
+        } else if Revision.hash(template) != status.canaryRevision {
+            startRelease(deployment)
+        }
+    }
+
+    mutating func progress(_ deployment: Deployment) {
+        let template = deployment.spec.template
+        if let stable = stableTemplate, Revision.same(template, stable) {
+            endRelease(.reverted, phase: .healthy, reason: "the Deployment's template went back to the stable revision", event: .reverted)
+            status.message = "healthy at revision \(status.stableRevision ?? "")"
+            return
+        }
+        if Revision.hash(template) != status.canaryRevision {
+            endRelease(.superseded, phase: .progressing, reason: "superseded by revision \(Revision.hash(template))", event: .superseded)
+            startRelease(deployment)
+            return
+        }
+        if !canaryReady, let started = status.currentRelease?.startedAt {
+            let deadline = Double(spec.progressDeadlineSeconds ?? RolloutSpec.defaultProgressDeadlineSeconds)
+            if now.secondsSince1970 - started.secondsSince1970 >= deadline {
+                endRelease(.rolledBack, phase: .failed, reason: "canary not ready within progressDeadlineSeconds (\(Int(deadline))s)", event: .progressDeadlineExceeded)
+                return
+            }
+            after(started.secondsSince1970 + deadline - now.secondsSince1970)
+        }
+        if spec.paused == true {
+            status.phase = .paused
+            status.message = "paused by spec.paused at step \(status.currentStepIndex ?? 0)"
+            return
+        }
+        runSteps()
+    }
+
+    /// Promotion through the Deployment's own rollout: all traffic to the canary, unpause, wait
+    /// for the rollout, point stable at the new ReplicaSet with all traffic, pause again.
+    mutating func promoteStep(_ deployment: Deployment) {
+        if status.weights?.canary != 100 {
+            setTraffic(TrafficState(weights: Weights(canary: 100)))
+            status.message = "promoting: all traffic to the canary"
+            return
+        }
+        guard trafficObserved else { return }
+        guard let rolled = rolledOutReplicaSet(deployment), deployment.spec.paused != true else {
+            status.message = "promoting: the Deployment is rolling out revision \(status.canaryRevision ?? "")"
+            after(5)
+            return
+        }
+        status.stableReplicaSet = rolled.metadata.name
+        status.stableRevision = rolled.metadata.labels?[PodTemplateSpec.podTemplateHashLabel]
+        endRelease(.promoted, phase: .healthy, reason: "every gate passed", event: .promoted)
+        fastPath = false
+        status.message = "healthy at revision \(status.stableRevision ?? "")"
+    }
+
+    /// Deletion: 100% stable without header routes or mirroring, selector keys removed, the
+    /// canary deleted, the Deployment unpaused, then the finalizer removed.
+    mutating func finalize() {
+        guard (rollout.metadata.finalizers ?? []).contains(Labels.finalizer) else { return }
+        guard !observation.namespaceTerminating, istio != nil, destinations != nil else {
+            actions.append(.removeFinalizer)
+            return
+        }
+        setTraffic(.allStable)
+        let writes = virtualServiceWrites()
+        actions += writes
+        guard writes.isEmpty else { return }
+        actions += selectorWrites(stable: nil, canary: nil)
+        actions += observation.replicaSets.filter(isCanary).compactMap { $0.metadata.name }.map { .deleteCanary(name: $0) }
+        let keepPaused = rollout.metadata.annotations?[Labels.onDelete] == "keep-paused"
+        if !keepPaused, deployment?.spec.paused == true { actions.append(.setDeploymentPaused(false)) }
+        actions.append(.removeFinalizer)
+    }
+
+    func isCanary(_ rs: ReplicaSet) -> Bool {
+        rs.metadata.labels?[Labels.rollout] == name && rs.metadata.labels?[Labels.role] == "canary"
+    }
+}

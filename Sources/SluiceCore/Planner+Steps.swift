@@ -1,0 +1,198 @@
+import SluiceModel
+
+extension Planner {
+    /// The steps this Rollout runs. Blue-green is written as steps too: preview mirroring,
+    /// pre-promotion analysis, a wait for promotion, cut-over, post-promotion analysis.
+    var steps: [CanaryStep] {
+        if let canary = spec.strategy.canary { return canary.resolvedSteps }
+        guard let bg = spec.strategy.blueGreen else { return [] }
+        var steps: [CanaryStep] = []
+        if let mirror = bg.previewMirror { steps.append(CanaryStep(setMirror: mirror)) }
+        if let pre = bg.prePromotionAnalysis { steps.append(CanaryStep(analysis: pre)) }
+        if bg.autoPromotion == false { steps.append(CanaryStep(pause: PauseStep())) }
+        if bg.previewMirror != nil { steps.append(CanaryStep(setMirror: MirrorStep(percentage: 0))) }
+        steps.append(CanaryStep(setWeight: 100))
+        if let post = bg.postPromotionAnalysis { steps.append(CanaryStep(analysis: post)) }
+        return steps
+    }
+
+    /// Runs the current step and every following one whose effect is already in place.
+    mutating func runSteps() {
+        guard canaryReady else {
+            status.message = "waiting for canary \(status.canaryReplicaSet ?? "") to be ready"
+            return
+        }
+        if !checkBackgroundAnalysis() { return }
+        if promote == .full {
+            promote = nil
+            enterPromotion("promoted in full by command")
+            return
+        }
+        let steps = self.steps
+        while let index = status.currentStepIndex, index < steps.count {
+            guard runStep(steps[index], index: index, of: steps.count) else { return }
+            status.currentStepIndex = index + 1
+            status.stepStartedAt = now
+            if !checkBackgroundAnalysis() { return }
+        }
+        if backgroundRunning {
+            status.phase = .progressing
+            status.message = "all steps passed; waiting for background analysis to finish"
+            return
+        }
+        enterPromotion("every step passed")
+    }
+
+    mutating func enterPromotion(_ reason: String) {
+        status.phase = .promoting
+        recordPhase(.promoting, reason)
+        actions.append(.recordEvent(Event(.normal, .promoting, reason)))
+        promoteStep(deployment!)
+    }
+
+    /// Runs one step; true when it is complete.
+    mutating func runStep(_ step: CanaryStep, index: Int, of count: Int) -> Bool {
+        status.phase = .progressing
+        let label = "step \(index + 1)/\(count)"
+        switch step.kind {
+        case .setWeight(let weight):
+            if status.weights?.canary != weight {
+                guard canaryReady(for: weight) else {
+                    status.message = "\(label): scaling the canary for \(weight)%"
+                    return false
+                }
+                var traffic = currentTraffic
+                traffic.weights = Weights(canary: weight)
+                setTraffic(traffic)
+                actions.append(.recordEvent(Event(.normal, .trafficShifted, "canary weight \(weight)%")))
+            }
+            status.message = "\(label): canary weight \(weight)%"
+            return trafficObserved
+        case .pause(let pause):
+            return runPause(pause, label: label)
+        case .analysis:
+            return runGate(index: index, label: label)
+        case .setMirror(let mirror):
+            if (status.mirrorPercentage ?? 0) != mirror.percentage {
+                var traffic = currentTraffic
+                traffic.mirror = mirror
+                setTraffic(traffic)
+                actions.append(.recordEvent(Event(.normal, .mirrorChanged, "mirroring \(mirror.percentage)% to the canary")))
+            }
+            status.message = "\(label): mirroring \(mirror.percentage)%"
+            return trafficObserved
+        case .setHeaderRoute(let route):
+            if !(status.headerRoutes ?? []).contains(route.name) {
+                var traffic = currentTraffic
+                traffic.headerRoutes.append(route)
+                setTraffic(traffic)
+                actions.append(.recordEvent(Event(.normal, .headerRouteSet, "header route \(route.name) sends matching requests to the canary")))
+            }
+            status.message = "\(label): header route \(route.name)"
+            return trafficObserved
+        case nil:
+            return false
+        }
+    }
+
+    mutating func runPause(_ pause: PauseStep, label: String) -> Bool {
+        if promote == .step {
+            promote = nil
+            return true
+        }
+        guard let seconds = pause.duration?.seconds else {
+            status.phase = .paused
+            status.message = "\(label): paused until promoted (annotate \(Labels.promote)=step)"
+            return false
+        }
+        let started = status.stepStartedAt ?? now
+        let remaining = started.secondsSince1970 + seconds - now.secondsSince1970
+        if remaining <= 0 { return true }
+        status.message = "\(label): pausing \(pause.duration!.text)"
+        after(remaining)
+        return false
+    }
+
+    /// A step analysis gate: passes when its run succeeds; a failure rolls back; an
+    /// inconclusive run holds until a promote command.
+    mutating func runGate(index: Int, label: String) -> Bool {
+        let runName = "step-\(index)"
+        guard let step = steps[index].analysis else { return false }
+        let run = ensureRun(runName, templates: step.templates, args: step.args ?? [], stepIndex: index)
+        switch run.phase {
+        case .successful:
+            return true
+        case .failed, .error:
+            endRelease(.rolledBack, phase: .failed, reason: "analysis \(runName) failed: \(run.message ?? "")", event: .analysisFailed)
+            return false
+        case .inconclusive:
+            if promote == .step {
+                promote = nil
+                return true
+            }
+            status.phase = .paused
+            status.message = "\(label): analysis inconclusive (\(run.message ?? "")); promote to go on, or abort"
+            return false
+        case .running:
+            status.message = "\(label): analysis \(runSummary(run))"
+            if promote == .step {
+                promote = nil
+                return true
+            }
+            scheduleMeasurements(runName)
+            return false
+        }
+    }
+
+    /// Background analysis from `startingStep`: false when it stopped the release.
+    mutating func checkBackgroundAnalysis() -> Bool {
+        guard let bg = spec.strategy.canary?.analysis, (status.currentStepIndex ?? 0) >= (bg.startingStep ?? 0) else {
+            return true
+        }
+        let run = ensureRun("background", templates: bg.templates, args: bg.args ?? [], stepIndex: nil)
+        switch run.phase {
+        case .failed, .error:
+            endRelease(.rolledBack, phase: .failed, reason: "background analysis failed: \(run.message ?? "")", event: .analysisFailed)
+            return false
+        case .inconclusive:
+            if promote == .step {
+                promote = nil
+                return true
+            }
+            status.phase = .paused
+            status.message = "background analysis inconclusive (\(run.message ?? "")); promote to go on, or abort"
+            return false
+        case .running:
+            scheduleMeasurements("background")
+            return true
+        case .successful:
+            return true
+        }
+    }
+
+    var backgroundRunning: Bool {
+        status.analysis?.first { $0.name == "background" && $0.revision == status.canaryRevision }?.phase == .running
+            && status.analysis?.first { $0.name == "background" }?.metrics.contains { ($0.definition.count ?? 1) > 0 && $0.phase == .running } == true
+    }
+
+    var canaryReady: Bool { canaryReady(for: status.weights?.canary ?? 0) }
+
+    /// The canary ReplicaSet is at least the size `weight` needs, and all of it ready.
+    func canaryReady(for weight: Int) -> Bool {
+        guard let rs = observation.replicaSets.first(where: { $0.metadata.name == status.canaryReplicaSet }) else { return false }
+        let wanted = canaryReplicas(for: weight)
+        return (rs.spec.replicas ?? 0) >= wanted && (rs.status?.readyReplicas ?? 0) >= wanted
+    }
+
+    /// The canary's size for a canary weight: by default proportional to the weight of the
+    /// Deployment's replicas, at least 1; blue-green defaults to the full size.
+    func canaryReplicas(for weight: Int) -> Int {
+        let replicas = deployment?.spec.replicas ?? 1
+        func share(_ percent: Int) -> Int { (replicas * percent + 99) / 100 }
+        let sizing = spec.canaryReplicas
+            ?? (spec.strategy.blueGreen != nil ? CanaryReplicas(percent: 100) : CanaryReplicas(proportional: true, min: 1))
+        if let count = sizing.count { return count }
+        if let percent = sizing.percent { return max(1, share(percent)) }
+        return max(sizing.min ?? 1, share(weight))
+    }
+}

@@ -1,0 +1,88 @@
+import SluiceModel
+
+extension Planner {
+    /// Diffs the world status describes against the one observed, in a safe order: selectors,
+    /// then canary capacity, then routes, then the Deployment, then canary scale-down.
+    mutating func reconcileWorld() {
+        guard let deployment, status.phase != .initializing else { return }
+        actions += selectorWrites(stable: status.stableRevision, canary: status.canaryRevision)
+        if isReleaseInProgress { actions += canaryCapacity(deployment) }
+        actions += virtualServiceWrites()
+        actions += deploymentWrites(deployment)
+        actions += canaryScaleDown()
+    }
+
+    /// Create the canary, or grow it for the weight the current step is moving to.
+    func canaryCapacity(_ deployment: Deployment) -> [Action] {
+        guard let name = status.canaryReplicaSet, let revision = status.canaryRevision else { return [] }
+        var target = status.weights?.canary ?? 0
+        if status.phase == .promoting { target = 100 }
+        if let index = status.currentStepIndex, index < steps.count, let w = steps[index].setWeight { target = max(target, w) }
+        let wanted = canaryReplicas(for: target)
+        guard let existing = observation.replicaSets.first(where: { $0.metadata.name == name }) else {
+            return [.createCanary(canaryReplicaSet(deployment, name: name, revision: revision, replicas: wanted))]
+        }
+        return (existing.spec.replicas ?? 0) < wanted ? [.scaleCanary(name: name, replicas: wanted)] : []
+    }
+
+    func canaryReplicaSet(_ deployment: Deployment, name: String, revision: String, replicas: Int) -> ReplicaSet {
+        let labels = [Labels.rollout: self.name, Labels.role: "canary", Labels.revision: revision]
+        var template = deployment.spec.template
+        var podMeta = template.metadata ?? ObjectMeta()
+        podMeta.labels = (podMeta.labels ?? [:]).merging(labels) { _, new in new }
+        template.metadata = podMeta
+        var selector = deployment.spec.selector
+        selector.matchLabels = (selector.matchLabels ?? [:]).merging(labels) { _, new in new }
+        var meta = ObjectMeta(name: name, namespace: namespace, labels: labels)
+        if let uid = rollout.metadata.uid {
+            meta.ownerReferences = [OwnerReference(apiVersion: Rollout.apiVersion, kind: Rollout.kind, name: self.name,
+                                                   uid: uid, controller: true, blockOwnerDeletion: true)]
+        }
+        var spec = ReplicaSetSpec(replicas: replicas, selector: selector, template: template)
+        spec.minReadySeconds = deployment.spec.minReadySeconds
+        return ReplicaSet(metadata: meta, spec: spec)
+    }
+
+    /// Paused between releases; unpaused only while promotion hands the template to the
+    /// Deployment's own rollout, or while an abort during promotion rolls it back.
+    func deploymentWrites(_ deployment: Deployment) -> [Action] {
+        let paused = deployment.spec.paused == true
+        if status.phase == .promoting {
+            let handOver = status.weights?.canary == 100 && trafficObserved
+            return handOver && paused ? [.setDeploymentPaused(false)] : []
+        }
+        if status.phase == .aborted, !paused, let stable = stableTemplate {
+            if !Revision.same(deployment.spec.template, stable) { return [.restoreDeploymentTemplate(stable)] }
+            return rolledOutReplicaSet(deployment) != nil ? [.setDeploymentPaused(true)] : []
+        }
+        return paused ? [] : [.setDeploymentPaused(true)]
+    }
+
+    /// Scale the canary down once no route sends it anything and the mesh has had
+    /// `scaleDownDelaySeconds` to apply that: to zero after a rollback (kept for a retry),
+    /// deleted after promotion; canaries of superseded revisions are deleted.
+    mutating func canaryScaleDown() -> [Action] {
+        let delay = Double(spec.scaleDownDelaySeconds ?? RolloutSpec.defaultScaleDownDelaySeconds)
+        var out: [Action] = []
+        for rs in observation.replicaSets where isCanary(rs) {
+            guard let rsName = rs.metadata.name else { continue }
+            let current = rsName == status.canaryReplicaSet
+            if current, isReleaseInProgress { continue }
+            let since = current ? status.weightsSince : status.currentRelease?.startedAt ?? status.weightsSince
+            let quiet = current ? (trafficObserved && status.weights?.canary == 0 && status.mirrorPercentage == nil
+                                   && status.headerRoutes == nil) : true
+            guard quiet, let since else { continue }
+            let wait = since.secondsSince1970 + delay - now.secondsSince1970
+            if wait > 0 {
+                after(wait)
+                continue
+            }
+            if current, status.phase == .failed || status.phase == .aborted {
+                if (rs.spec.replicas ?? 0) > 0 { out.append(.scaleCanary(name: rsName, replicas: 0)) }
+            } else {
+                out.append(.deleteCanary(name: rsName))
+            }
+        }
+        return out
+    }
+}
