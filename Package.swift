@@ -23,5 +23,6 @@ let package = Package(
         .target(name: "SluiceTestKit", dependencies: ["SluiceModel", "SluiceCore"]),
         .testTarget(name: "SluiceModelTests", dependencies: ["SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
     ]
 )

@@ -13,7 +13,7 @@ extension Planner {
             }
         }
         if !observation.pendingDone, let previous = rollout.status?.pending {
-            let again = previous.actions.filter { $0.type == .recordEvent }.compactMap(Action.init(pending:))
+            let again = previous.actions.compactMap(Action.init(pending:))
             actions = again.filter { !actions.contains($0) } + actions
         }
         setConditions()

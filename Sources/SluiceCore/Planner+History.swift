@@ -18,7 +18,7 @@ extension Planner {
         guard var release = status.currentRelease else { return }
         let kept = release.timeline.filter { $0.type == .measurement }.count
         if kept < ReleaseRecord.maxTimelineMeasurements {
-            var entry = TimelineEntry(at: now, type: .measurement)
+            var entry = TimelineEntry(at: measurement.measuredAt, type: .measurement)
             entry.analysis = analysis
             entry.metric = metric
             entry.measurement = measurement

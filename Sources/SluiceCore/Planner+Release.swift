@@ -123,6 +123,10 @@ extension Planner {
     /// for the rollout, point stable at the new ReplicaSet with all traffic, pause again.
     mutating func promoteStep(_ deployment: Deployment) {
         if status.weights?.canary != 100 {
+            guard canaryReady(for: 100) else {
+                status.message = "promoting: scaling the canary to take all traffic"
+                return
+            }
             setTraffic(TrafficState(weights: Weights(canary: 100)))
             status.message = "promoting: all traffic to the canary"
             return
