@@ -30,6 +30,8 @@ struct Planner {
     var driftDetected = false
     var invalid: [SpecProblem] = []
     var promote: PromoteCommand?
+    /// The revision hash of the Deployment's template, computed once.
+    let templateHash: String?
 
     enum PromoteCommand { case step, full }
 
@@ -39,6 +41,7 @@ struct Planner {
         self.now = now
         self.config = config
         self.status = rollout.status ?? RolloutStatus()
+        self.templateHash = observation.deployment.map { Revision.hash($0.spec.template) }
     }
 
     var spec: RolloutSpec { rollout.spec }

@@ -41,7 +41,7 @@ extension Planner {
     }
 
     mutating func startRelease(_ deployment: Deployment) {
-        let hash = Revision.hash(deployment.spec.template)
+        let hash = templateHash ?? Revision.hash(deployment.spec.template)
         status.canaryRevision = hash
         status.canaryReplicaSet = "\(deployment.metadata.name ?? spec.workloadRef.name)-\(hash)"
         status.currentRelease = ReleaseRecord(revision: hash, images: deployment.spec.template.images, startedAt: now)
@@ -86,7 +86,7 @@ extension Planner {
                 status.phase = .healthy
                 status.message = "healthy at revision \(status.stableRevision ?? "")"
             }
-        } else if Revision.hash(template) != status.canaryRevision {
+        } else if templateHash != status.canaryRevision {
             startRelease(deployment)
         }
     }
@@ -98,8 +98,8 @@ extension Planner {
             status.message = "healthy at revision \(status.stableRevision ?? "")"
             return
         }
-        if Revision.hash(template) != status.canaryRevision {
-            endRelease(.superseded, phase: .progressing, reason: "superseded by revision \(Revision.hash(template))", event: .superseded)
+        if templateHash != status.canaryRevision {
+            endRelease(.superseded, phase: .progressing, reason: "superseded by revision \(templateHash ?? "")", event: .superseded)
             startRelease(deployment)
             return
         }

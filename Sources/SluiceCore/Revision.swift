@@ -23,8 +23,18 @@ public enum Revision {
     /// A short, stable hash of the normalized template: FNV-1a over its canonical JSON, in
     /// base 36, ten characters. Names the canary (`<deployment>-<hash>`).
     public static func hash(_ template: PodTemplateSpec) -> String {
+        let t = normalized(template)
         var text = ""
-        canonical(((try? JSONValue(encoding: normalized(template))) ?? .null), into: &text)
+        if var meta = t.metadata {
+            let labels = meta.labels ?? [:]
+            let annotations = meta.annotations ?? [:]
+            meta.labels = nil
+            meta.annotations = nil
+            canonical(.object(labels.mapValues(JSONValue.string)), into: &text)
+            canonical(.object(annotations.mapValues(JSONValue.string)), into: &text)
+            if meta != ObjectMeta() { canonical((try? JSONValue(encoding: meta)) ?? .null, into: &text) }
+        }
+        canonical(t.spec, into: &text)
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             h ^= UInt64(byte)

@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceTestKit
 import Testing
 
 @Suite struct ConditionExpressionTests {
@@ -136,18 +137,5 @@ import Testing
             }
         }
         #expect(parsed > 50, "the generator should produce some valid conditions, produced \(parsed)")
-    }
-}
-
-/// A small deterministic generator, so a failing random input can be reproduced.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
