@@ -96,10 +96,7 @@ extension Planner {
     }
 
     mutating func runPause(_ pause: PauseStep, label: String) -> Bool {
-        if promote == .step {
-            promote = nil
-            return true
-        }
+        if takePromoteStep() { return true }
         guard let seconds = pause.duration?.seconds else {
             status.phase = .paused
             status.message = "\(label): paused until promoted (annotate \(Labels.promote)=step)"
@@ -122,52 +119,48 @@ extension Planner {
         switch run.phase {
         case .successful:
             return true
-        case .failed, .error:
-            endRelease(.rolledBack, phase: .failed, reason: "analysis \(runName) failed: \(run.message ?? "")", event: .analysisFailed)
-            return false
-        case .inconclusive:
-            if promote == .step {
-                promote = nil
-                return true
-            }
-            status.phase = .paused
-            status.message = "\(label): analysis inconclusive (\(run.message ?? "")); promote to go on, or abort"
-            return false
+        case .failed, .error, .inconclusive:
+            return !stopsOrHolds(run, what: "analysis \(runName)", label: label)
         case .running:
             status.message = "\(label): analysis \(runSummary(run))"
-            if promote == .step {
-                promote = nil
-                return true
-            }
+            if takePromoteStep() { return true }
             scheduleMeasurements(runName)
             return false
         }
     }
 
-    /// Background analysis from `startingStep`: false when it stopped the release.
+    /// Background analysis from `startingStep`: false when it stopped or holds the release.
     mutating func checkBackgroundAnalysis() -> Bool {
         guard let bg = spec.strategy.canary?.analysis, (status.currentStepIndex ?? 0) >= (bg.startingStep ?? 0) else {
             return true
         }
         let run = ensureRun("background", templates: bg.templates, args: bg.args ?? [], stepIndex: nil)
+        if run.phase == .running { scheduleMeasurements("background") }
+        return !stopsOrHolds(run, what: "background analysis", label: "step \((status.currentStepIndex ?? 0) + 1)")
+    }
+
+    /// A failed run rolls the release back; an inconclusive one holds it until a promote
+    /// command (which lets it go on). True when the release stopped or holds.
+    mutating func stopsOrHolds(_ run: AnalysisRunStatus, what: String, label: String) -> Bool {
         switch run.phase {
         case .failed, .error:
-            endRelease(.rolledBack, phase: .failed, reason: "background analysis failed: \(run.message ?? "")", event: .analysisFailed)
-            return false
+            endRelease(.rolledBack, phase: .failed, reason: "\(what) failed: \(run.message ?? "")", event: .analysisFailed)
+            return true
         case .inconclusive:
-            if promote == .step {
-                promote = nil
-                return true
-            }
+            if takePromoteStep() { return false }
             status.phase = .paused
-            status.message = "background analysis inconclusive (\(run.message ?? "")); promote to go on, or abort"
+            status.message = "\(label): \(what) inconclusive (\(run.message ?? "")); promote to go on, or abort"
+            return true
+        case .running, .successful:
             return false
-        case .running:
-            scheduleMeasurements("background")
-            return true
-        case .successful:
-            return true
         }
+    }
+
+    /// Uses up a `promote: step` command, if one came.
+    mutating func takePromoteStep() -> Bool {
+        guard promote == .step else { return false }
+        promote = nil
+        return true
     }
 
     var backgroundRunning: Bool {
