@@ -65,7 +65,14 @@ extension Planner {
             release.reason = reason
             var history = status.history ?? []
             history.insert(release, at: 0)
-            status.history = Array(history.prefix(spec.revisionHistoryLimit ?? RolloutSpec.defaultRevisionHistoryLimit))
+            history = Array(history.prefix(spec.revisionHistoryLimit ?? RolloutSpec.defaultRevisionHistoryLimit))
+            // Status must stay well under the API server's object size limits, whatever the limit says.
+            var used = 0
+            let fitting = history.prefix { entry in
+                used += (try? JSONValue(encoding: entry)).map(Planner.encodedSize) ?? 0
+                return used <= Planner.historyBudget
+            }
+            status.history = Array(history.prefix(max(1, fitting.count)))
             status.currentRelease = nil
         }
         for i in (status.analysis ?? []).indices where status.analysis?[i].phase == .running {
@@ -161,6 +168,18 @@ extension Planner {
         let keepPaused = rollout.metadata.annotations?[Labels.onDelete] == "keep-paused"
         if !keepPaused, deployment?.spec.paused == true { actions.append(.setDeploymentPaused(false)) }
         actions.append(.removeFinalizer)
+    }
+
+    /// Bytes the history may take in status; with the rest of status it stays under 256 KiB.
+    static let historyBudget = 160 * 1024
+
+    static func encodedSize(_ value: JSONValue) -> Int {
+        switch value {
+        case .null, .bool, .number: return 8
+        case .string(let s): return s.utf8.count + 2
+        case .array(let a): return a.reduce(2) { $0 + encodedSize($1) + 1 }
+        case .object(let o): return o.reduce(2) { $0 + $1.key.utf8.count + 4 + encodedSize($1.value) }
+        }
     }
 
     func isCanary(_ rs: ReplicaSet) -> Bool {
