@@ -70,8 +70,17 @@ extension Planner {
             status.analysis![r].metrics[m] = metric
             status.analysis![r].phase = AnalysisVerdict.runPhase(status.analysis![r].metrics)
             if status.analysis![r].phase != .running {
+                let run = status.analysis![r]
                 status.analysis![r].finishedAt = now
-                status.analysis![r].message = AnalysisVerdict.summary(status.analysis![r])
+                status.analysis![r].message = AnalysisVerdict.summary(run)
+                switch run.phase {
+                case .successful:
+                    actions.append(.recordEvent(Event(.normal, .analysisPassed, "analysis \(run.name) passed: \(AnalysisVerdict.summary(run))")))
+                case .inconclusive:
+                    actions.append(.recordEvent(Event(.warning, .analysisInconclusive, "analysis \(run.name) inconclusive: \(AnalysisVerdict.summary(run))")))
+                default:
+                    break
+                }
             }
             if metric.definition.dryRun != true {
                 recordMeasurement(measurement, analysis: result.analysis, metric: result.metric)

@@ -12,6 +12,9 @@ extension Planner {
                 }
             }
         }
+        if status.phase == .paused, rollout.status?.phase != .paused {
+            actions.append(.recordEvent(Event(.normal, .paused, status.message ?? "paused")))
+        }
         if !observation.pendingDone, let previous = rollout.status?.pending {
             let again = previous.actions.compactMap(Action.init(pending:))
             actions = again.filter { !actions.contains($0) } + actions

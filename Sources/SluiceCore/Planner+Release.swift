@@ -167,6 +167,7 @@ extension Planner {
         actions += observation.replicaSets.filter(isCanary).compactMap { $0.metadata.name }.map { .deleteCanary(name: $0) }
         let keepPaused = rollout.metadata.annotations?[Labels.onDelete] == "keep-paused"
         if !keepPaused, deployment?.spec.paused == true { actions.append(.setDeploymentPaused(false)) }
+        actions.append(.recordEvent(Event(.normal, .cleanedUp, "traffic back to stable, canary deleted, Deployment \(keepPaused ? "kept paused" : "unpaused")")))
         actions.append(.removeFinalizer)
     }
 

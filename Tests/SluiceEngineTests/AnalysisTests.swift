@@ -57,6 +57,7 @@ import Testing
         var world = AnalysisTests.run(templates, oracle: { _, _, _, _ in .value(.number(0.95)) })
         #expect(world.status.phase == .paused)
         #expect(world.status.message?.contains("inconclusive") == true)
+        #expect(world.eventReasons().contains(.analysisInconclusive))
         #expect(world.observedCanaryWeights == [20])
         world.annotate(Labels.promote, "step/1")
         world.settle()

@@ -57,5 +57,7 @@ import Testing
         #expect(status.history?.first?.outcome == .promoted)
         #expect(status.history?.first?.images == ["shop/checkout:2.0"])
         #expect(status.history?.first?.timeline.contains { $0.type == .measurement } == true)
+        #expect(world.eventReasons() == [.initialized, .releaseStarted, .trafficShifted, .analysisPassed, .mirrorChanged,
+                                         .headerRouteSet, .trafficShifted, .paused, .promoting, .promoted])
     }
 }

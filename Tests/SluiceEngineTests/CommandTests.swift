@@ -167,6 +167,7 @@ import Testing
         #expect(world.canaries.isEmpty)
         #expect(world.deployment.spec.paused == false)
         #expect(world.services.allSatisfy { $0.spec.selector == ["app": "checkout"] })
+        #expect(world.eventReasons().last == .cleanedUp)
     }
 
     @Test func keepPausedAnnotationKeepsTheDeploymentPaused() {
