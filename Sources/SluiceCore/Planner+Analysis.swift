@@ -30,13 +30,13 @@ extension Planner {
         return run
     }
 
-    /// Asks for each metric's next measurement when it is due: not before the weights have held
-    /// for its `window`, then every `interval`.
+    /// Asks for each metric's next measurement when it is due: every `interval`, and never
+    /// before the current weights have held for its `window`.
     mutating func scheduleMeasurements(_ runName: String) {
         guard let r = status.analysis?.firstIndex(where: { $0.name == runName && $0.revision == status.canaryRevision }) else { return }
         let run = status.analysis![r]
         let weightsSince = status.weightsSince?.secondsSince1970 ?? run.startedAt.secondsSince1970
-        for (m, metric) in run.metrics.enumerated() where metric.phase == .running || metric.definition.dryRun == true {
+        for (m, metric) in run.metrics.enumerated() where metric.phase == .running {
             if run.phase != .running { break }
             let interval = (metric.definition.interval ?? AnalysisMetric.defaultInterval).seconds ?? 60
             let window = metric.definition.window?.seconds ?? interval
@@ -45,8 +45,8 @@ extension Planner {
                 let lost = asked.secondsSince1970 + timeout + 30 - now.secondsSince1970
                 if lost > 0 { after(lost); continue }
             }
-            let due = metric.measurements?.last.map { $0.measuredAt.secondsSince1970 + interval }
-                ?? max(run.startedAt.secondsSince1970, weightsSince + window)
+            let next = metric.measurements?.last.map { $0.measuredAt.secondsSince1970 + interval } ?? run.startedAt.secondsSince1970
+            let due = max(next, weightsSince + window)
             if due > now.secondsSince1970 {
                 after(due - now.secondsSince1970)
                 continue

@@ -18,6 +18,8 @@ extension Planner {
 
     /// Runs the current step and every following one whose effect is already in place.
     mutating func runSteps() {
+        // Background measurements are asked for after the steps ran, so never in the plan that changes the weights.
+        defer { if isReleaseInProgress, spec.strategy.canary?.analysis != nil { scheduleMeasurements("background") } }
         guard canaryReady else {
             status.message = "waiting for canary \(status.canaryReplicaSet ?? "") to be ready"
             return
@@ -135,7 +137,6 @@ extension Planner {
             return true
         }
         let run = ensureRun("background", templates: bg.templates, args: bg.args ?? [], stepIndex: nil)
-        if run.phase == .running { scheduleMeasurements("background") }
         return !stopsOrHolds(run, what: "background analysis", label: "step \((status.currentStepIndex ?? 0) + 1)")
     }
 

@@ -52,6 +52,25 @@ import Testing
         #expect(measured.secondsSince1970 - world.status.weightsSince!.secondsSince1970 == 120, "window: 2m")
     }
 
+    @Test func backgroundMeasurementsWaitForTheWindowAfterEachWeightChange() {
+        let rollout = Rollout.fixture().steps([CanaryStep(setWeight: 10), CanaryStep(pause: PauseStep(duration: "10m")),
+                                               CanaryStep(setWeight: 50), CanaryStep(pause: PauseStep(duration: "10m"))])
+            .backgroundAnalysis(BackgroundAnalysis(templates: [TemplateRef(name: "until-end")], args: Engine.gate.args))
+        let templates = [AnalysisTemplate.fixture(name: "until-end", metrics: [.successRate(count: 0)])]
+        var w = WorldSimulator(rollout: rollout, templates: templates, oracle: Engine.good)
+        w.settle()
+        w.setImage("shop/checkout:2.0")
+        w.settle()
+        #expect(w.status.phase == .healthy)
+        let times = w.status.history![0].timeline.filter { $0.type == .measurement }.map(\.at.secondsSince1970)
+        let changes = w.status.history![0].timeline.filter { $0.type == .weights }.map(\.at.secondsSince1970)
+        #expect(times.count > 10)
+        // No measurement within the 2m window after any weight change.
+        for t in times {
+            #expect(!changes.contains { t >= $0 && t < $0 + 120 }, "measured at \(t) within the window of a change at \(changes)")
+        }
+    }
+
     @Test func inconclusivePausesAndPromoteStepGoesOn() {
         let templates = AnalysisTests.template { $0.failureCondition = "result < 0.9" }
         var world = AnalysisTests.run(templates, oracle: { _, _, _, _ in .value(.number(0.95)) })
