@@ -8,9 +8,14 @@ let package = Package(
         .library(name: "SluiceModel", targets: ["SluiceModel"]),
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
         .library(name: "SluiceTestKit", targets: ["SluiceTestKit"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // HTTP/1.1 and HTTP/2 with TLS, connection pools and streaming bodies: the Kubernetes client's transport.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Codable + Sendable values: the Rollout API, the Kubernetes and Istio objects
@@ -19,10 +24,24 @@ let package = Package(
         // Pure decisions: validation, the condition language, query templates. No I/O,
         // no clock, no logging.
         .target(name: "SluiceCore", dependencies: ["SluiceModel"]),
+        // A Kubernetes REST client: kubeconfig and in-cluster credentials, typed requests,
+        // watches that never silently stop, informers, a work queue, leader election. Knows
+        // nothing of rollouts.
+        .target(name: "KubeClient", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // Fixtures and helpers for tests of Sluice and of code built on it.
         .target(name: "SluiceTestKit", dependencies: ["SluiceModel", "SluiceCore"]),
         .testTarget(name: "SluiceModelTests", dependencies: ["SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
+        .testTarget(name: "KubeClientTests", dependencies: [
+            "KubeClient",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ]
 )

@@ -1,0 +1,71 @@
+import KubeClient
+import Testing
+
+@Suite struct WorkQueueTests {
+    @Test func dedupesKeys() async {
+        let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock())
+        await q.add("a")
+        await q.add("b")
+        await q.add("a")
+        #expect(await q.count == 2)
+        #expect(await q.next() == "a")
+        #expect(await q.next() == "b")
+    }
+
+    @Test func neverHandsOneKeyToTwoWorkers() async {
+        let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock())
+        await q.add("a")
+        #expect(await q.next() == "a")
+        await q.add("a")  // changed while being worked on
+        #expect(await q.count == 0, "held back until done")
+        await q.add("b")
+        #expect(await q.next() == "b")
+        await q.done("a")
+        #expect(await q.next() == "a")
+    }
+
+    @Test func priorityLaneJumpsTheQueue() async {
+        let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock())
+        for key in ["a", "b", "c"] { await q.add(key) }
+        await q.add("abort-me", priority: true)
+        await q.add("c", priority: true)
+        #expect(await q.next() == "abort-me")
+        #expect(await q.next() == "c")
+        #expect(await q.next() == "a")
+    }
+
+    @Test func backoffDoublesPerKeyUntilForgotten() async {
+        let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock(), baseBackoff: .milliseconds(5), maxBackoff: .milliseconds(40))
+        var delays: [Duration] = []
+        for _ in 0..<6 { delays.append(await q.addAfterFailure("a")) }
+        #expect(delays == [.milliseconds(5), .milliseconds(10), .milliseconds(20), .milliseconds(40), .milliseconds(40), .milliseconds(40)])
+        #expect(await q.addAfterFailure("b") == .milliseconds(5), "per key")
+        await q.forget("a")
+        #expect(await q.failureCount("a") == 0)
+        #expect(await q.next() != nil, "a delayed add arrives")
+    }
+
+    @Test func waitersWakeOnAddAndOnShutdown() async {
+        let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock())
+        async let first = q.next()
+        await Task.yield()
+        await q.add("x")
+        #expect(await first == "x")
+        async let second = q.next()
+        await Task.yield()
+        await q.shutDown()
+        #expect(await second == nil)
+    }
+}
+
+@Suite struct TokenBucketTests {
+    @Test func burstThenRate() async throws {
+        let bucket = TokenBucket(qps: 1000, burst: 3, clock: ContinuousClock())
+        #expect(await bucket.available == 3)
+        for _ in 0..<3 { try await bucket.acquire() }
+        #expect(await bucket.available == 0)
+        let start = ContinuousClock.now
+        try await bucket.acquire()
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+}
