@@ -1,0 +1,219 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// A Kubernetes REST client. Requests and watches use separate connection pools, so long-lived
+/// watches never starve writes or lease renewals. Every request but an urgent one (an abort's
+/// writes) waits for the client-side rate limiter.
+public final class KubernetesClient: Sendable {
+    public let config: KubeConfig
+    let requests: HTTPClient
+    let watches: HTTPClient
+    let limiter: TokenBucket<ContinuousClock>
+    let logger: Logger
+    let exec: ExecCredentialPlugin?
+    let requestTimeout: TimeAmount
+
+    public init(config: KubeConfig, logger: Logger, qps: Double = 50, burst: Int = 100,
+                requestTimeout: Duration = .seconds(30)) throws(KubeClientError) {
+        self.config = config
+        self.logger = logger
+        self.limiter = TokenBucket(qps: qps, burst: burst, clock: ContinuousClock())
+        self.requestTimeout = .nanoseconds(Int64(requestTimeout.components.seconds) * 1_000_000_000)
+        if case .exec(let plugin) = config.credentials {
+            exec = ExecCredentialPlugin(plugin, server: config.server)
+        } else {
+            exec = nil
+        }
+        let tls = try KubernetesClient.tls(config)
+        var requestConfig = HTTPClient.Configuration(tlsConfiguration: tls)
+        requestConfig.timeout = .init(connect: .seconds(10), read: self.requestTimeout)
+        var watchConfig = HTTPClient.Configuration(tlsConfiguration: tls)
+        watchConfig.timeout = .init(connect: .seconds(10), read: nil)
+        requests = HTTPClient(eventLoopGroupProvider: .singleton, configuration: requestConfig)
+        watches = HTTPClient(eventLoopGroupProvider: .singleton, configuration: watchConfig)
+    }
+
+    /// Closes both connection pools.
+    public func shutdown() async throws {
+        try await requests.shutdown()
+        try await watches.shutdown()
+    }
+
+    static func tls(_ config: KubeConfig) throws(KubeClientError) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            if config.insecureSkipTLSVerify { tls.certificateVerification = .none }
+            if let ca = config.certificateAuthority {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca)))
+            }
+            if case .clientCertificate(let cert, let key) = config.credentials {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(cert)).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem))
+            }
+        } catch {
+            throw .credentials("TLS material in the kubeconfig cannot be read: \(error)")
+        }
+        return tls
+    }
+
+    // MARK: Typed requests
+
+    public func get<T: Decodable & Sendable>(_ type: ResourceType, namespace: String? = nil, name: String,
+                                             subresource: String? = nil, as: T.Type = T.self) async throws(KubeClientError) -> T {
+        try decode(await send(.GET, type.path(namespace: namespace, name: name, subresource: subresource)))
+    }
+
+    /// One page of a list.
+    public func list<T: Decodable & Sendable>(_ type: ResourceType, namespace: String? = nil, selectors: Selectors = Selectors(),
+                                              limit: Int? = nil, continue token: String? = nil, resourceVersion: String? = nil,
+                                              as: T.Type = T.self) async throws(KubeClientError) -> ObjectList<T> {
+        var query = selectors.query
+        if let limit { query.append(("limit", String(limit))) }
+        if let token { query.append(("continue", token)) }
+        if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
+        return try decode(await send(.GET, type.path(namespace: namespace), query: query))
+    }
+
+    /// Every item, following continue tokens page by page; with the list's resourceVersion.
+    public func listAll<T: Decodable & Sendable>(_ type: ResourceType, namespace: String? = nil, selectors: Selectors = Selectors(),
+                                                 pageSize: Int = 500, as: T.Type = T.self) async throws(KubeClientError)
+        -> (items: [T], resourceVersion: String)
+    {
+        var items: [T] = []
+        var token: String?
+        var version = ""
+        repeat {
+            let page: ObjectList<T> = try await list(type, namespace: namespace, selectors: selectors, limit: pageSize, continue: token)
+            items += page.items
+            version = page.metadata.resourceVersion ?? version
+            token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return (items, version)
+    }
+
+    public func create<T: Codable & Sendable>(_ type: ResourceType, namespace: String? = nil, _ object: T,
+                                              urgent: Bool = false) async throws(KubeClientError) -> T {
+        try decode(await send(.POST, type.path(namespace: namespace), body: encode(object), urgent: urgent))
+    }
+
+    /// PUT: the object must carry the resourceVersion it was read at; a stale one is a conflict.
+    public func update<T: Codable & Sendable>(_ type: ResourceType, namespace: String? = nil, name: String, _ object: T,
+                                              subresource: String? = nil, urgent: Bool = false) async throws(KubeClientError) -> T {
+        try decode(await send(.PUT, type.path(namespace: namespace, name: name, subresource: subresource), body: encode(object),
+                              urgent: urgent))
+    }
+
+    public func patch<T: Decodable & Sendable>(_ type: ResourceType, namespace: String? = nil, name: String, _ patch: Patch,
+                                               subresource: String? = nil, urgent: Bool = false, as: T.Type = T.self)
+        async throws(KubeClientError) -> T
+    {
+        var query: [(String, String)] = []
+        if case .apply(_, let manager, let force) = patch {
+            query.append(("fieldManager", manager))
+            if force { query.append(("force", "true")) }
+        }
+        return try decode(await send(.PATCH, type.path(namespace: namespace, name: name, subresource: subresource), query: query,
+                                     body: patch.body, contentType: patch.contentType, urgent: urgent))
+    }
+
+    /// Deletes, only if the object still has this uid and resourceVersion when given.
+    public func delete(_ type: ResourceType, namespace: String? = nil, name: String, uid: String? = nil,
+                       resourceVersion: String? = nil, propagationPolicy: String? = nil, urgent: Bool = false) async throws(KubeClientError) {
+        var options: [String: Any] = ["kind": "DeleteOptions", "apiVersion": "v1"]
+        var preconditions: [String: String] = [:]
+        if let uid { preconditions["uid"] = uid }
+        if let resourceVersion { preconditions["resourceVersion"] = resourceVersion }
+        if !preconditions.isEmpty { options["preconditions"] = preconditions }
+        if let propagationPolicy { options["propagationPolicy"] = propagationPolicy }
+        let body = try? JSONSerialization.data(withJSONObject: options, options: [.sortedKeys])
+        _ = try await send(.DELETE, type.path(namespace: namespace, name: name), body: body, urgent: urgent)
+    }
+
+    // MARK: Transport
+
+    func encode<T: Encodable>(_ object: T) throws(KubeClientError) -> Data {
+        do { return try JSONEncoder().encode(object) } catch { throw .decoding("cannot encode \(T.self): \(error)") }
+    }
+
+    func decode<T: Decodable>(_ data: Data) throws(KubeClientError) -> T {
+        do { return try JSONDecoder().decode(T.self, from: data) } catch { throw .decoding("the answer is not a \(T.self): \(error)") }
+    }
+
+    func url(_ path: String, _ query: [(String, String)]) -> String {
+        var components = URLComponents()
+        components.queryItems = query.isEmpty ? nil : query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let encoded = components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
+        return config.server.trimmingTrailingSlash + path + encoded
+    }
+
+    func request(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, contentType: String?)
+        async throws(KubeClientError) -> HTTPClientRequest
+    {
+        var request = HTTPClientRequest(url: url(path, query))
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "sluice")
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "Content-Type", value: contentType ?? "application/json")
+        }
+        if let authorization = try await authorization() { request.headers.add(name: "Authorization", value: authorization) }
+        return request
+    }
+
+    func authorization() async throws(KubeClientError) -> String? {
+        switch config.credentials {
+        case .token(let token): return "Bearer \(token)"
+        case .tokenFile(let path):
+            guard let token = try? String(contentsOfFile: path, encoding: .utf8) else { throw .credentials("cannot read token file \(path)") }
+            return "Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))"
+        case .basic(let user, let password): return "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+        case .exec:
+            guard let token = try await exec?.credential().token else { throw .credentials("the exec plugin returned no token") }
+            return "Bearer \(token)"
+        case .none, .clientCertificate: return nil
+        }
+    }
+
+    /// Sends a request and returns the body of a 2xx answer; anything else is a `KubeClientError`.
+    /// A 401 with refreshable credentials is retried once with fresh ones.
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+              contentType: String? = nil, urgent: Bool = false) async throws(KubeClientError) -> Data {
+        if !urgent { try? await limiter.acquire() }
+        for attempt in 0..<2 {
+            let request = try await request(method, path, query: query, body: body, contentType: contentType)
+            let response: HTTPClientResponse
+            let data: Data
+            do {
+                response = try await requests.execute(request, timeout: requestTimeout)
+                var buffer = try await response.body.collect(upTo: 64 << 20)
+                data = Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
+            } catch {
+                throw .transport("\(method) \(path): \(error)")
+            }
+            logWarnings(response.headers, method: method, path: path)
+            let code = Int(response.status.code)
+            if (200..<300).contains(code) { return data }
+            if code == 401, attempt == 0, let exec {
+                await exec.invalidate()
+                continue
+            }
+            throw KubeClientError.from(code: code, body: data, retryAfter: response.headers.first(name: "Retry-After"))
+        }
+        throw .credentials("\(method) \(path): unauthorized with fresh credentials")
+    }
+
+    func logWarnings(_ headers: HTTPHeaders, method: HTTPMethod, path: String) {
+        for warning in headers["Warning"] {
+            logger.warning("API server warning", metadata: ["warning": "\(warning)", "request": "\(method) \(path)"])
+        }
+    }
+}
+
+extension String {
+    var trimmingTrailingSlash: String { hasSuffix("/") ? String(dropLast()) : self }
+}

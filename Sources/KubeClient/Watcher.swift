@@ -1,0 +1,114 @@
+import Logging
+
+/// What a watcher reports: the whole set after a (re)list, or one change.
+public enum WatcherEvent<T: Decodable & Sendable>: Sendable {
+    /// The complete current set: replaces everything known before.
+    case listed([(key: String, object: T)])
+    case applied(key: String, object: T)
+    case deleted(key: String, object: T)
+}
+
+/// Lists, then watches, forever: the loop that runs `WatchMachine`'s commands. It stops only
+/// when its task is cancelled.
+public struct Watcher<T: Decodable & Sendable>: Sendable {
+    let client: KubernetesClient
+    let type: ResourceType
+    let namespace: String?
+    let selectors: Selectors
+    let logger: Logger
+    /// `timeoutSeconds` for each watch request; the server ends the stream then and the watcher resumes.
+    let watchTimeout: Int
+
+    public init(client: KubernetesClient, type: ResourceType, namespace: String? = nil, selectors: Selectors = Selectors(),
+                logger: Logger, watchTimeout: Int = 300) {
+        self.client = client
+        self.type = type
+        self.namespace = namespace
+        self.selectors = selectors
+        self.logger = logger
+        self.watchTimeout = watchTimeout
+    }
+
+    /// An item decoded once, as `T` and as its identity.
+    struct Keyed: Decodable, Sendable {
+        var object: T
+        var meta: ObjectMetaSummary
+
+        enum CodingKeys: String, CodingKey { case metadata }
+
+        init(from decoder: Decoder) throws {
+            object = try T(from: decoder)
+            meta = (try? decoder.container(keyedBy: CodingKeys.self).decode(ObjectMetaSummary.self, forKey: .metadata)) ?? ObjectMetaSummary()
+        }
+    }
+
+    public func events(machine: WatchMachine = WatchMachine()) -> AsyncStream<WatcherEvent<T>> {
+        AsyncStream { continuation in
+            let task = Task { await run(machine: machine, continuation) }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    func run(machine initial: WatchMachine, _ out: AsyncStream<WatcherEvent<T>>.Continuation) async {
+        var machine = initial
+        var command = machine.step(.start)
+        while !Task.isCancelled {
+            switch command {
+            case .list:
+                command = await list(&machine, out)
+            case .watch(let version):
+                command = await watch(from: version, &machine, out)
+            case .wait(let seconds):
+                try? await Task.sleep(for: .seconds(seconds))
+                command = machine.step(.backoffElapsed)
+            case .none:
+                command = machine.step(.streamEnded)
+            }
+        }
+        out.finish()
+    }
+
+    func list(_ machine: inout WatchMachine, _ out: AsyncStream<WatcherEvent<T>>.Continuation) async -> WatchMachine.Command {
+        do {
+            let (items, version): ([Keyed], String) = try await client.listAll(type, namespace: namespace, selectors: selectors)
+            out.yield(.listed(items.map { (key: $0.meta.key, object: $0.object) }))
+            return machine.step(.listed(resourceVersion: version))
+        } catch {
+            logger.warning("list failed; backing off", metadata: ["resource": "\(type)", "error": "\(error)"])
+            return machine.step(.listFailed)
+        }
+    }
+
+    func watch(from version: String, _ machine: inout WatchMachine, _ out: AsyncStream<WatcherEvent<T>>.Continuation) async
+        -> WatchMachine.Command
+    {
+        do {
+            let stream: AsyncThrowingStream<WatchLine<T>, Error> = try await client.watch(
+                type, namespace: namespace, selectors: selectors, resourceVersion: version, timeoutSeconds: watchTimeout)
+            for try await line in stream {
+                switch line.event {
+                case .added(let object), .modified(let object):
+                    out.yield(.applied(key: line.meta.key, object: object))
+                case .deleted(let object):
+                    out.yield(.deleted(key: line.meta.key, object: object))
+                case .bookmark:
+                    break
+                case .error(let status):
+                    if status.code == 410 || status.reason == "Expired" || status.reason == "Gone" {
+                        logger.info("watch version too old; listing again", metadata: ["resource": "\(type)"])
+                        return machine.step(.tooOld)
+                    }
+                    logger.warning("watch error event", metadata: ["resource": "\(type)", "status": "\(status.message ?? "")"])
+                    return machine.step(.watchFailed)
+                }
+                if let version = line.meta.resourceVersion, !version.isEmpty { _ = machine.step(.event(resourceVersion: version)) }
+            }
+            return machine.step(.streamEnded)
+        } catch KubeClientError.gone {
+            return machine.step(.tooOld)
+        } catch {
+            logger.warning("watch failed; backing off", metadata: ["resource": "\(type)", "error": "\(error)"])
+            return machine.step(.watchFailed)
+        }
+    }
+}
