@@ -18,7 +18,7 @@ public final class KubernetesClient: Sendable {
     let requestTimeout: TimeAmount
 
     public init(config: KubeConfig, logger: Logger, qps: Double = 50, burst: Int = 100,
-                requestTimeout: Duration = .seconds(30)) throws(KubeClientError) {
+                requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10)) throws(KubeClientError) {
         self.config = config
         self.logger = logger
         self.limiter = TokenBucket(qps: qps, burst: burst, clock: ContinuousClock())
@@ -30,9 +30,10 @@ public final class KubernetesClient: Sendable {
         }
         let tls = try KubernetesClient.tls(config)
         var requestConfig = HTTPClient.Configuration(tlsConfiguration: tls)
-        requestConfig.timeout = .init(connect: .seconds(10), read: self.requestTimeout)
+        let connect = TimeAmount.milliseconds(connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000)
+        requestConfig.timeout = .init(connect: connect, read: self.requestTimeout)
         var watchConfig = HTTPClient.Configuration(tlsConfiguration: tls)
-        watchConfig.timeout = .init(connect: .seconds(10), read: nil)
+        watchConfig.timeout = .init(connect: connect, read: nil)
         requests = HTTPClient(eventLoopGroupProvider: .singleton, configuration: requestConfig)
         watches = HTTPClient(eventLoopGroupProvider: .singleton, configuration: watchConfig)
     }
