@@ -34,9 +34,14 @@ public final class KubernetesClient: Sendable {
         requestConfig.timeout = .init(connect: connect, read: self.requestTimeout)
         var watchConfig = HTTPClient.Configuration(tlsConfiguration: tls)
         watchConfig.timeout = .init(connect: connect, read: nil)
+        // One connection per open watch: a controller holds a dozen; the default allows 8 per host.
+        watchConfig.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: KubernetesClient.maxWatches)
         requests = HTTPClient(eventLoopGroupProvider: .singleton, configuration: requestConfig)
         watches = HTTPClient(eventLoopGroupProvider: .singleton, configuration: watchConfig)
     }
+
+    /// Watches open at once, each on its own connection of the watch pool.
+    public static let maxWatches = 64
 
     /// Closes both connection pools.
     public func shutdown() async throws {

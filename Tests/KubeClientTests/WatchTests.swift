@@ -1,0 +1,88 @@
+import Foundation
+import KubeClient
+import Synchronization
+import Testing
+
+func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","object":\#(object)}"# }
+
+@Suite struct WatchTests {
+    @Test func decodesEveryEventType() async throws {
+        try await withServer({ request in
+            #expect(request.query["watch"] == "1")
+            #expect(request.query["resourceVersion"] == "10")
+            #expect(request.query["allowWatchBookmarks"] == "true")
+            #expect(request.query["timeoutSeconds"] == "30")
+            return .stream(AsyncStream { c in
+                c.yield(event("ADDED", thing("a", rv: "11")))
+                c.yield(event("MODIFIED", thing("a", rv: "12", data: ["k": "v"])))
+                c.yield(event("BOOKMARK", #"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"resourceVersion":"15"}}"#))
+                c.yield(event("DELETED", thing("a", rv: "16")))
+                c.yield(event("ERROR", #"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 10 (16)","reason":"Expired","code":410}"#))
+                c.finish()
+            })
+        }) { client, _ in
+            let stream: AsyncThrowingStream<WatchLine<Thing>, Error> = try await client.watch(.configMaps, namespace: "shop", resourceVersion: "10", timeoutSeconds: 30)
+            var seen: [String] = []
+            for try await line in stream {
+                switch line.event {
+                case .added(let t): seen.append("added \(t.metadata.name) \(line.meta.resourceVersion ?? "")")
+                case .modified(let t): seen.append("modified \(t.data ?? [:])")
+                case .bookmark(let rv): seen.append("bookmark \(rv)")
+                case .deleted(let t): seen.append("deleted \(t.metadata.name) \(line.meta.key)")
+                case .error(let status): seen.append("error \(status.code ?? 0) \(status.reason ?? "")")
+                }
+            }
+            #expect(seen == ["added a 11", "modified [\"k\": \"v\"]", "bookmark 15", "deleted a shop/a", "error 410 Expired"])
+        }
+    }
+
+    /// The server ends a stream, answers 410, then sends a 410 ERROR event: the informer resumes
+    /// from the last version, then relists twice, and ends up with the server's objects.
+    @Test func informerRecoversFromStreamEndAnd410BothWays() async throws {
+        let watches = Mutex(0)
+        let lists = Mutex(0)
+        try await withServer({ request in
+            if request.query["watch"] == nil {
+                let n = lists.withLock { $0 += 1; return $0 }
+                let items = n == 1 ? [thing("a", rv: "10")] : [thing("a", rv: "11"), thing("b", rv: "20")]
+                return .json(200, #"{"kind":"ConfigMapList","metadata":{"resourceVersion":"\#(n == 1 ? "10" : "20")"},"items":[\#(items.joined(separator: ","))]}"#)
+            }
+            let n = watches.withLock { $0 += 1; return $0 }
+            switch n {
+            case 1: return .stream(AsyncStream { c in c.yield(event("MODIFIED", thing("a", rv: "11"))); c.finish() })
+            case 2: return .json(410, #"{"kind":"Status","code":410,"reason":"Expired","message":"too old"}"#)
+            case 3: return .stream(AsyncStream { c in c.yield(event("ERROR", #"{"kind":"Status","code":410,"reason":"Expired","message":"too old"}"#)); c.finish() })
+            default: return .stream(AsyncStream { c in c.yield(event("ADDED", thing("c", rv: "21"))) })  // held open
+            }
+        }) { client, server in
+            var machine = WatchMachine(jitter: { 0 })
+            machine.baseDelay = 0.01
+            let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
+            let (keys, sink) = AsyncStream<String>.makeStream()
+            await informer.onChange { key in sink.yield(key) }
+            await informer.start()
+            for await key in keys where key == "shop/c" { break }
+            #expect(await informer.get("shop/b") != nil)
+            #expect(await informer.get("shop/c")?.metadata.resourceVersion == "21")
+            #expect(await informer.synced)
+            await informer.stop()
+            let sequence = server.requests.map { $0.query["watch"] == nil ? "list" : "watch \($0.query["resourceVersion"] ?? "")" }
+            #expect(Array(sequence.prefix(7)) == ["list", "watch 10", "watch 11", "list", "watch 20", "list", "watch 20"])
+        }
+    }
+
+    @Test func openWatchesDoNotStarveRequests() async throws {
+        try await withServer({ request in
+            if request.query["watch"] != nil { return .stream(AsyncStream { _ in }) }  // never ends
+            return .json(200, thing("a", rv: "1"))
+        }) { client, _ in
+            var streams: [AsyncThrowingStream<WatchLine<Thing>, Error>] = []
+            for _ in 0..<KubernetesClient.maxWatches {
+                streams.append(try await client.watch(.configMaps, namespace: "shop", resourceVersion: "1"))
+            }
+            let a: Thing = try await client.get(.configMaps, namespace: "shop", name: "a")
+            #expect(a.metadata.name == "a")
+            #expect(streams.count == KubernetesClient.maxWatches)
+        }
+    }
+}
