@@ -1,0 +1,129 @@
+import Foundation
+import KubeClient
+import Synchronization
+import Testing
+
+@Suite struct EventRecorderTests {
+    @Test func repeatsRaiseTheCountInsteadOfCreatingObjects() async throws {
+        let expired = Mutex(false)
+        try await withServer({ request in
+            if request.method == "PATCH", expired.withLock({ $0 }) {
+                return .json(404, #"{"kind":"Status","code":404,"reason":"NotFound"}"#)
+            }
+            // The API server answers with the object as stored.
+            return request.method == "POST" ? .json(201, String(decoding: request.body, as: UTF8.self)) : .json(200, #"{"metadata":{"name":"e"}}"#)
+        }) { client, server in
+            let recorder = EventRecorder(client: client, logger: CapturedLogs().logger)
+            let rollout = EventRecorder.InvolvedObject(apiVersion: "sluice.dev/v1alpha1", kind: "Rollout", name: "checkout", namespace: "shop", uid: "u1")
+            for _ in 0..<3 { await recorder.record(rollout, type: "Warning", reason: "TrafficDrift", message: "written back") }
+            await recorder.record(rollout, type: "Normal", reason: "TrafficShifted", message: "canary weight 20%")
+            let r = server.requests
+            #expect(r.map(\.method) == ["POST", "PATCH", "PATCH", "POST"])
+            #expect(r[0].path == "/api/v1/namespaces/shop/events")
+            #expect(r[0].json?["reason"] as? String == "TrafficDrift")
+            #expect(r[0].json?["count"] as? Int == 1)
+            #expect((r[0].json?["involvedObject"] as? [String: Any])?["kind"] as? String == "Rollout")
+            #expect(r[2].json?["count"] as? Int == 3)
+            #expect(r[1].path.hasPrefix("/api/v1/namespaces/shop/events/checkout."))
+            expired.withLock { $0 = true }
+            await recorder.record(rollout, type: "Warning", reason: "TrafficDrift", message: "written back")
+            #expect(server.requests.suffix(2).map(\.method) == ["PATCH", "POST"], "an Event the server expired is created again")
+        }
+    }
+}
+
+/// A Lease store in memory, with resourceVersion compare-and-swap like the API server's, and an off switch.
+final class MemoryLeaseStore: LeaseStore, Sendable {
+    struct Unreachable: Error {}
+    struct Conflict: Error {}
+    let state = Mutex<(lease: Lease?, version: Int, reachable: Bool)>((nil, 0, true))
+
+    func get() async throws -> Lease? {
+        try state.withLock { s in
+            guard s.reachable else { throw Unreachable() }
+            return s.lease
+        }
+    }
+
+    func create(_ lease: Lease) async throws -> Lease {
+        try state.withLock { s in
+            guard s.reachable else { throw Unreachable() }
+            guard s.lease == nil else { throw Conflict() }
+            s.version += 1
+            var l = lease
+            l.metadata.resourceVersion = String(s.version)
+            s.lease = l
+            return l
+        }
+    }
+
+    func update(_ lease: Lease) async throws -> Lease {
+        try state.withLock { s in
+            guard s.reachable else { throw Unreachable() }
+            guard lease.metadata.resourceVersion == s.lease?.metadata.resourceVersion else { throw Conflict() }
+            s.version += 1
+            var l = lease
+            l.metadata.resourceVersion = String(s.version)
+            s.lease = l
+            return l
+        }
+    }
+}
+
+@Suite struct LeaderElectionTests {
+    static let t0 = Date(timeIntervalSince1970: 1_764_237_600)
+    let rules = LeaseRules(identity: "a", leaseDuration: 15, renewDeadline: 10)
+
+    @Test func rulesTakeRenewWaitAndTakeOver() {
+        guard case .write(let created) = rules.decide(nil, name: "sluice", namespace: "sluice-system", now: Self.t0) else {
+            Issue.record("no lease taken"); return
+        }
+        #expect(created.spec.holderIdentity == "a")
+        #expect(created.spec.leaseTransitions == 0)
+        guard case .write(let renewed) = rules.decide(created, name: "sluice", namespace: "sluice-system", now: Self.t0 + 5) else {
+            Issue.record("not renewed"); return
+        }
+        #expect(renewed.spec.acquireTime == created.spec.acquireTime)
+        #expect(renewed.spec.renewTime != created.spec.renewTime)
+        let b = LeaseRules(identity: "b", leaseDuration: 15)
+        #expect(b.decide(renewed, name: "sluice", namespace: "sluice-system", now: Self.t0 + 19) == .wait)
+        guard case .write(let taken) = b.decide(renewed, name: "sluice", namespace: "sluice-system", now: Self.t0 + 20) else {
+            Issue.record("expired lease not taken"); return
+        }
+        #expect(taken.spec.holderIdentity == "b")
+        #expect(taken.spec.leaseTransitions == 1)
+    }
+
+    @Test func twoElectorsExactlyOneLeads() async {
+        let store = MemoryLeaseStore()
+        let a = LeaderElector(rules: LeaseRules(identity: "a"), store: store, name: "sluice", namespace: "ns", logger: CapturedLogs().logger)
+        let b = LeaderElector(rules: LeaseRules(identity: "b"), store: store, name: "sluice", namespace: "ns", logger: CapturedLogs().logger)
+        for second in stride(from: 0.0, to: 60, by: 2) {
+            let now = Self.t0 + second
+            let first = await a.attempt(now: now)
+            let second = await b.attempt(now: now)
+            #expect(first != second, "exactly one leads")
+        }
+        #expect(await a.isLeader)
+        #expect(await a.fence == store.state.withLock { $0.lease?.metadata.resourceVersion })
+    }
+
+    @Test func aLeaderThatCannotRenewStopsBeforeItsLeaseExpires() async {
+        let store = MemoryLeaseStore()
+        let a = LeaderElector(rules: LeaseRules(identity: "a", leaseDuration: 15, renewDeadline: 10), store: store, name: "sluice",
+                              namespace: "ns", logger: CapturedLogs().logger)
+        #expect(await a.attempt(now: Self.t0))
+        store.state.withLock { $0.reachable = false }
+        var stoppedAt: Double?
+        for second in stride(from: 1.0, through: 20, by: 1) where stoppedAt == nil {
+            if await !a.attempt(now: Self.t0 + second) { stoppedAt = second }
+        }
+        #expect(stoppedAt == 10, "stops at the renew deadline")
+        #expect((stoppedAt ?? 99) < 15, "before the lease expires and another may take over")
+        // Another elector cannot take over before expiry, and can after.
+        store.state.withLock { $0.reachable = true }
+        let b = LeaderElector(rules: LeaseRules(identity: "b"), store: store, name: "sluice", namespace: "ns", logger: CapturedLogs().logger)
+        #expect(await !b.attempt(now: Self.t0 + 14))
+        #expect(await b.attempt(now: Self.t0 + 15))
+    }
+}
