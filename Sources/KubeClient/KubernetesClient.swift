@@ -33,12 +33,17 @@ public final class KubernetesClient: Sendable {
         let connect = TimeAmount.milliseconds(connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000)
         requestConfig.timeout = .init(connect: connect, read: self.requestTimeout)
         var watchConfig = HTTPClient.Configuration(tlsConfiguration: tls)
-        watchConfig.timeout = .init(connect: connect, read: nil)
+        // Watches ask the server to end them after `timeoutSeconds` (Watcher: 300 s) and carry
+        // bookmarks, so one silent for longer is a half-open connection: fail it and watch again.
+        watchConfig.timeout = .init(connect: connect, read: .seconds(KubernetesClient.watchSilenceLimit))
         // One connection per open watch: a controller holds a dozen; the default allows 8 per host.
         watchConfig.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: KubernetesClient.maxWatches)
         requests = HTTPClient(eventLoopGroupProvider: .singleton, configuration: requestConfig)
         watches = HTTPClient(eventLoopGroupProvider: .singleton, configuration: watchConfig)
     }
+
+    /// Seconds a watch may go without a byte before its connection is taken for dead.
+    public static let watchSilenceLimit: Int64 = 360
 
     /// Watches open at once, each on its own connection of the watch pool.
     public static let maxWatches = 64

@@ -55,8 +55,6 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
             default: return .stream(AsyncStream { c in c.yield(event("ADDED", thing("c", rv: "21"))) })  // held open
             }
         }) { client, server in
-            var machine = WatchMachine(jitter: { 0 })
-            machine.baseDelay = 0.01
             let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
             let (keys, sink) = AsyncStream<String>.makeStream()
             await informer.onChange { key in sink.yield(key) }
