@@ -48,7 +48,7 @@ public actor EventRecorder {
     /// Records an event; failures are logged, never thrown: an Event is not worth failing a reconcile for.
     public func record(_ object: InvolvedObject, type: String, reason: String, message: String, now: Date = Date()) async {
         let key = Key(object: object, type: type, reason: reason, message: message)
-        let stamp = EventRecorder.format(now)
+        let stamp = RFC3339.format(now)
         if let existing = recorded[key] {
             let count = existing.count + 1
             let patch = Data(#"{"count":\#(count),"lastTimestamp":"\#(stamp)"}"#.utf8)
@@ -74,12 +74,6 @@ public actor EventRecorder {
         } catch {
             logger.warning("could not record event", metadata: ["reason": "\(reason)", "error": "\(error)"])
         }
-    }
-
-    static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
     }
 
     struct CoreEvent: Codable, Sendable {

@@ -86,14 +86,3 @@ public actor ExecCredentialPlugin {
                           clientKey: status.clientKeyData.map { Data($0.utf8) }, expiresAt: expires)
     }
 }
-
-/// RFC 3339 times as Kubernetes writes them, with or without fractional seconds.
-enum RFC3339 {
-    static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
-}

@@ -57,13 +57,13 @@ public struct LeaseRules: Sendable, Hashable {
 
     /// What to write to hold or take the lease, or to wait.
     public func decide(_ current: Lease?, name: String, namespace: String, now: Date) -> Decision {
-        let stamp = MicroTimeFormat.string(now)
+        let stamp = RFC3339.format(now, microseconds: true)
         guard var lease = current else {
             return .write(Lease(name: name, namespace: namespace, spec: .init(holderIdentity: identity, leaseDurationSeconds: Int(leaseDuration),
                                                                                acquireTime: stamp, renewTime: stamp, leaseTransitions: 0)))
         }
         let holder = lease.spec.holderIdentity ?? ""
-        let renewed = lease.spec.renewTime.flatMap(MicroTimeFormat.parse) ?? .distantPast
+        let renewed = lease.spec.renewTime.flatMap(RFC3339.parse) ?? .distantPast
         let duration = Double(lease.spec.leaseDurationSeconds ?? Int(leaseDuration))
         let expired = now.timeIntervalSince(renewed) >= duration
         if holder == identity {
@@ -146,17 +146,6 @@ public actor LeaderElector {
         }
         if was { await onChange(false) }
     }
-}
-
-/// Leases use MicroTime: RFC 3339 with microseconds.
-enum MicroTimeFormat {
-    static func string(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date).replacingOccurrences(of: "Z", with: "000Z")
-    }
-
-    static func parse(_ text: String) -> Date? { RFC3339.parse(text) ?? RFC3339.parse(String(text.prefix(23)) + "Z") }
 }
 
 /// The Lease through the API server.
