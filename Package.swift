@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
         .library(name: "SluiceTestKit", targets: ["SluiceTestKit"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
+        .library(name: "KubeTestServer", targets: ["KubeTestServer"]),
+        .executable(name: "sluice-test-apiserver", targets: ["sluice-test-apiserver"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -34,11 +36,21 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        // A Kubernetes-API-compatible server for tests and the sandbox: storage, CRDs, pruning,
+        // the status subresource, patches, list and watch. Never linked into sluiced or sluice.
+        .target(name: "KubeTestServer", dependencies: [
+            "SluiceModel",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "sluice-test-apiserver", dependencies: ["KubeTestServer"]),
         // Fixtures and helpers for tests of Sluice and of code built on it.
         .target(name: "SluiceTestKit", dependencies: ["SluiceModel", "SluiceCore"]),
         .testTarget(name: "SluiceModelTests", dependencies: ["SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
+        .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer", "KubeClient", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeClientTests", dependencies: [
             "KubeClient",
             .product(name: "NIOCore", package: "swift-nio"),

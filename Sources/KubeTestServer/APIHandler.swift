@@ -1,0 +1,127 @@
+import Foundation
+import SluiceModel
+
+/// Turns an HTTP request into an answer, as kube-apiserver would.
+struct APIHandler: Sendable {
+    struct Request: Sendable {
+        var method: String
+        var path: String
+        var query: [String: String]
+        var headers: [String: String]
+        var body: Data
+    }
+
+    enum Response: Sendable {
+        case json(Int, JSONValue, headers: [(String, String)])
+        case stream(AsyncStream<String>)
+    }
+
+    let store: APIStore
+    let faults: Faults
+    let token: String?
+    let port: @Sendable () -> Int
+    let bookmarkInterval: Double
+
+    func handle(_ request: Request) async -> Response {
+        if let token, request.headers["authorization"] != "Bearer \(token)" {
+            return error(APIError(401, "Unauthorized", "Unauthorized"))
+        }
+        let latency = faults.latency
+        if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }
+        if let rule = faults.take(verb: request.method, path: request.path) {
+            let reason = rule.code == 429 ? "TooManyRequests" : rule.code >= 500 ? "InternalError" : "BadRequest"
+            var response = error(APIError(rule.code, reason, "injected fault", details: rule.retryAfter.map { ["retryAfterSeconds": .number(Double($0))] }))
+            if let after = rule.retryAfter, case .json(let code, let body, var headers) = response {
+                headers.append(("Retry-After", String(after)))
+                response = .json(code, body, headers: headers)
+            }
+            return response
+        }
+        if let discovery = await Discovery.answer(request.path, store: store, port: port()) { return .json(200, discovery, headers: []) }
+        guard let route = await Route.resolve(request.path, in: store) else {
+            return error(APIError(404, "NotFound", "the server could not find the requested resource"))
+        }
+        if request.method != "GET" {
+            await store.logWrite(client: request.headers["user-agent"] ?? "", verb: request.method, path: request.path,
+                                 body: String(decoding: request.body, as: UTF8.self))
+        }
+        do {
+            return try await serve(request, route)
+        } catch {
+            return self.error(error)
+        }
+    }
+
+    func serve(_ request: Request, _ route: Route) async throws(APIError) -> Response {
+        let validation = FieldValidation(rawValue: request.query["fieldValidation"] ?? "") ?? .warn
+        switch (request.method, route.name) {
+        case ("GET", nil):
+            let selector = try Selector(labels: request.query["labelSelector"], fields: request.query["fieldSelector"])
+            if ["1", "true"].contains(request.query["watch"]) { return try await watch(request, route, selector) }
+            return try await list(request, route, selector)
+        case ("GET", .some(let name)):
+            return .json(200, try await store.get(route.info, namespace: route.namespace, name: name), headers: [])
+        case ("POST", nil):
+            return written(try await store.create(route.info, namespace: route.namespace, try body(request), validation: validation))
+        case ("PUT", .some(let name)):
+            return written(try await store.update(route.info, namespace: route.namespace, name: name, try body(request),
+                                                  subresource: route.subresource, validation: validation))
+        case ("PATCH", .some(let name)):
+            let type = APIStore.PatchType(rawValue: (request.headers["content-type"] ?? "").split(separator: ";").first.map(String.init) ?? "")
+            guard let type else {
+                throw APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+            }
+            let patch: JSONValue
+            if type == .apply {
+                guard let doc = try? ManifestParser.parse(String(decoding: request.body, as: UTF8.self)).first?.json else {
+                    throw APIError(400, "BadRequest", "the apply patch is not YAML or JSON")
+                }
+                patch = doc
+            } else {
+                patch = try body(request)
+            }
+            return written(try await store.patch(route.info, namespace: route.namespace, name: name, type: type, patch,
+                                                 subresource: route.subresource, validation: validation))
+        case ("DELETE", .some(let name)):
+            let options = (try? JSONDecoder().decode(JSONValue.self, from: request.body)) ?? [:]
+            let object = try await store.delete(route.info, namespace: route.namespace, name: name,
+                                                uid: options["preconditions"]?["uid"]?.string,
+                                                resourceVersion: options["preconditions"]?["resourceVersion"]?.string)
+            return .json(200, object, headers: [])
+        default:
+            throw APIError(405, "MethodNotAllowed", "\(request.method) is not supported on \(request.path)")
+        }
+    }
+
+    func list(_ request: Request, _ route: Route, _ selector: Selector) async throws(APIError) -> Response {
+        let (all, revision) = await store.list(route.info, namespace: route.namespace, selector: selector)
+        let start = Int(request.query["continue"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? "0") ?? 0
+        let limit = Int(request.query["limit"] ?? "") ?? 0
+        let end = limit > 0 ? min(all.count, start + limit) : all.count
+        var meta: [String: JSONValue] = ["resourceVersion": .string(revision)]
+        if end < all.count {
+            meta["continue"] = .string(Data(String(end).utf8).base64EncodedString())
+            meta["remainingItemCount"] = .number(Double(all.count - end))
+        }
+        let items = start < all.count ? Array(all[start..<end]) : []
+        return .json(200, ["kind": .string(route.info.kind + "List"), "apiVersion": .string(route.info.apiVersion),
+                           "metadata": .object(meta), "items": .array(items)], headers: [])
+    }
+
+    func body(_ request: Request) throws(APIError) -> JSONValue {
+        if (request.headers["content-type"] ?? "").contains("protobuf") {
+            throw APIError(415, "UnsupportedMediaType", "the server speaks JSON only, not \(request.headers["content-type"] ?? "")")
+        }
+        if let json = try? JSONDecoder().decode(JSONValue.self, from: request.body) { return json }
+        if let doc = try? ManifestParser.parse(String(decoding: request.body, as: UTF8.self)).first?.json { return doc }
+        throw APIError(400, "BadRequest", "the request body is not JSON")
+    }
+
+    func written(_ result: WriteResult) -> Response {
+        .json(result.code, result.object, headers: result.warnings.map { ("Warning", "299 - \"\($0)\"") })
+    }
+
+    func error(_ error: APIError) -> Response {
+        .json(error.code, error.status, headers: error.retryAfter.map { [("Retry-After", String($0))] } ?? [])
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import SluiceModel
+
+/// The server's state: every object by resource, namespace and name, one global and increasing
+/// resourceVersion, a log of changes for watches to replay, and the registry of resources.
+public actor APIStore {
+    struct Key: Hashable {
+        var resource: String  // group/plural: shared by every version
+        var namespace: String
+        var name: String
+    }
+
+    public struct Change: Sendable {
+        public var revision: Int
+        public var type: String  // ADDED, MODIFIED, DELETED
+        public var resource: String
+        public var namespace: String
+        public var object: JSONValue
+    }
+
+    public struct Write: Sendable {
+        public var at: Date
+        public var client: String
+        public var verb: String
+        public var path: String
+        public var body: String
+    }
+
+    var objects: [Key: JSONValue] = [:]
+    var revision = 100
+    var changes: [Change] = []
+    /// How many changes a watch can replay; a resourceVersion older than that is "too old" (410).
+    public var replayWindow: Int
+    var registry: [String: ResourceInfo] = [:]
+    var subscribers: [UUID: AsyncStream<Change>.Continuation] = [:]
+    public private(set) var writes: [Write] = []
+
+    public init(replayWindow: Int = 1000) {
+        self.replayWindow = replayWindow
+        for info in ResourceInfo.builtins { registry["\(info.apiVersion)/\(info.plural)"] = info }
+    }
+
+    func register(_ info: ResourceInfo) { registry["\(info.apiVersion)/\(info.plural)"] = info }
+
+    public func resources() -> [ResourceInfo] { Array(registry.values).sorted { ($0.apiVersion, $0.plural) < ($1.apiVersion, $1.plural) } }
+
+    public func resource(apiVersion: String, plural: String) -> ResourceInfo? { registry["\(apiVersion)/\(plural)"] }
+
+    func storageKey(_ info: ResourceInfo) -> String { "\(info.group)/\(info.plural)" }
+
+    func nextRevision() -> String {
+        revision += 1
+        return String(revision)
+    }
+
+    public var currentRevision: Int { revision }
+
+    func record(_ type: String, _ info: ResourceInfo, _ namespace: String, _ object: JSONValue) {
+        let change = Change(revision: revision, type: type, resource: storageKey(info), namespace: namespace, object: object)
+        changes.append(change)
+        if changes.count > replayWindow { changes.removeFirst(changes.count - replayWindow) }
+        for subscriber in subscribers.values { subscriber.yield(change) }
+    }
+
+    public func logWrite(client: String, verb: String, path: String, body: String) {
+        writes.append(Write(at: Date(), client: client, verb: verb, path: path, body: body))
+    }
+
+    // MARK: Reads
+
+    public func get(_ info: ResourceInfo, namespace: String?, name: String) throws(APIError) -> JSONValue {
+        guard let object = objects[Key(resource: storageKey(info), namespace: namespace ?? "", name: name)] else {
+            throw .notFound(info, name)
+        }
+        return converted(object, to: info)
+    }
+
+    /// Objects of a resource (in a namespace, or all), sorted by namespace and name, filtered.
+    public func list(_ info: ResourceInfo, namespace: String?, selector: Selector) -> (items: [JSONValue], revision: String) {
+        let resource = storageKey(info)
+        let items = objects.filter { $0.key.resource == resource && (namespace == nil || $0.key.namespace == namespace) }
+            .sorted { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }
+            .map { converted($0.value, to: info) }
+            .filter(selector.matches)
+        return (items, String(revision))
+    }
+
+    /// The object as this version serves it (storage is shared across versions).
+    func converted(_ object: JSONValue, to info: ResourceInfo) -> JSONValue {
+        var copy = object
+        copy["apiVersion"] = .string(info.apiVersion)
+        return copy
+    }
+
+    // MARK: Watch
+
+    /// Changes after `revision`; nil when it is older than the replay window.
+    public func changes(after revision: Int, resource info: ResourceInfo) -> [Change]? {
+        if let oldest = changes.first?.revision, revision < oldest - 1, revision < self.revision { return nil }
+        return changes.filter { $0.revision > revision && $0.resource == storageKey(info) }
+    }
+
+    public func subscribe() -> (UUID, AsyncStream<Change>) {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<Change>.makeStream()
+        subscribers[id] = continuation
+        return (id, stream)
+    }
+
+    public func unsubscribe(_ id: UUID) {
+        subscribers[id]?.finish()
+        subscribers[id] = nil
+    }
+
+    /// Makes every change older than the current revision unreplayable: the next watch from an
+    /// older resourceVersion gets 410 (as after an etcd compaction).
+    public func compact() {
+        changes.removeAll()
+    }
+}

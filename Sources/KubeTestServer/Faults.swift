@@ -1,0 +1,44 @@
+import Synchronization
+
+/// Faults a test injects: fail the next N requests matching a verb and path with a code
+/// (429 with Retry-After, for one), add latency, cut open watch streams.
+public final class Faults: Sendable {
+    public struct Rule: Sendable {
+        public var verb: String?
+        public var pathContains: String
+        public var code: Int
+        public var remaining: Int
+        public var retryAfter: Int?
+    }
+
+    let rules = Mutex<[Rule]>([])
+    let latencyMilliseconds = Mutex(0)
+    let cutGeneration = Mutex(0)
+
+    public init() {}
+
+    /// The next `count` requests with this verb (any, if nil) whose path contains `path` fail with `code`.
+    public func fail(_ verb: String? = nil, path: String, code: Int, count: Int = 1, retryAfter: Int? = nil) {
+        rules.withLock { $0.append(Rule(verb: verb, pathContains: path, code: code, remaining: count, retryAfter: retryAfter)) }
+    }
+
+    public func setLatency(milliseconds: Int) { latencyMilliseconds.withLock { $0 = milliseconds } }
+
+    /// Ends every watch stream open now.
+    public func cutWatches() { cutGeneration.withLock { $0 += 1 } }
+
+    var latency: Int { latencyMilliseconds.withLock { $0 } }
+    var generation: Int { cutGeneration.withLock { $0 } }
+
+    func take(verb: String, path: String) -> Rule? {
+        rules.withLock { rules in
+            guard let i = rules.firstIndex(where: { ($0.verb == nil || $0.verb == verb) && path.contains($0.pathContains) && $0.remaining > 0 }) else {
+                return nil
+            }
+            rules[i].remaining -= 1
+            let rule = rules[i]
+            if rules[i].remaining == 0 { rules.remove(at: i) }
+            return rule
+        }
+    }
+}
