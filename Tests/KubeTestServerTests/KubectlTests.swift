@@ -1,0 +1,110 @@
+import Foundation
+import KubeTestServer
+import SluiceTestKit
+import Testing
+
+/// Drives the real kubectl against the server, checking each command by its output.
+@Suite struct KubectlTests {
+    static var kubectl: String? {
+        ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    struct Run {
+        var status: Int32
+        var output: String
+    }
+
+    /// Runs kubectl on a Dispatch thread: its blocking waits must not hold the cooperative
+    /// threads the in-process server answers on.
+    static func run(_ args: [String], kubeconfig: String, stdin: String? = nil,
+                    until: (@Sendable (String) -> Bool)? = nil) async throws -> Run {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(args, kubeconfig: kubeconfig, stdin: stdin, until: until) })
+            }
+        }
+    }
+
+    static func runBlocking(_ args: [String], kubeconfig: String, stdin: String?, until: (@Sendable (String) -> Bool)?) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: kubectl!)
+        process.arguments = args
+        process.environment = ["KUBECONFIG": kubeconfig, "HOME": NSTemporaryDirectory(), "PATH": "/usr/bin:/bin"]
+        process.currentDirectoryURL = RepositoryFiles.root
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        if let until {
+            // A watch: read until the expected line arrives, then stop kubectl.
+            var text = ""
+            while process.isRunning {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+                if until(text) { process.terminate(); break }
+            }
+            process.waitUntilExit()
+            return Run(status: 0, output: text)
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func kubectlAppliesGetsPatchesWatchesAndDeletes() async throws {
+        guard Self.kubectl != nil else {
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "kubectl must be installed in CI")
+            print("skipped: kubectl is not installed")
+            return
+        }
+        let server = try await KubeTestServer()
+        let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "kubectl-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
+        func k(_ args: String..., stdin: String? = nil) async throws -> Run { try await Self.run(args, kubeconfig: kubeconfig, stdin: stdin) }
+
+        var r = try await k("apply", "-f", "crds/")
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("customresourcedefinition.apiextensions.k8s.io/rollouts.sluice.dev created"))
+        r = try await k("apply", "-f", RepositoryFiles.sharedFixtures.appendingPathComponent("istio/crds.yaml").path)
+        #expect(r.output.contains("virtualservices.networking.istio.io created"), "\(r.output)")
+        r = try await k("apply", "-f", "-", stdin: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+        #expect(r.output.contains("namespace/shop created"), "\(r.output)")
+        r = try await k("apply", "-f", "examples/canary.yaml")
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("rollout.sluice.dev/checkout created"))
+        #expect(r.output.contains("virtualservice.networking.istio.io/checkout created"))
+        r = try await k("get", "sro", "-n", "shop")
+        #expect(r.output.contains("checkout"), "\(r.output)")
+        r = try await k("get", "rollout", "checkout", "-n", "shop", "-o", "yaml")
+        #expect(r.output.contains("kind: Rollout") && r.output.contains("stableService: checkout-stable"), "\(r.output)")
+        r = try await k("annotate", "sro", "checkout", "-n", "shop", "sluice.dev/abort=stop")
+        #expect(r.output.contains("rollout.sluice.dev/checkout annotated"), "\(r.output)")
+        r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "merge", "-p", #"{"spec":{"paused":true,"notInSchema":1}}"#)
+        #expect(r.output.contains("patched"), "\(r.output)")
+        r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "json", "-p", #"[{"op":"add","path":"/spec/scaleDownDelaySeconds","value":45}]"#)
+        #expect(r.output.contains("patched"), "\(r.output)")
+        r = try await k("patch", "sro", "checkout", "-n", "shop", "--subresource=status", "--type", "merge", "-p", #"{"status":{"phase":"Healthy"}}"#)
+        #expect(r.output.contains("patched"), "\(r.output)")
+        r = try await k("get", "sro", "checkout", "-n", "shop", "-o", "jsonpath={.spec.paused} {.spec.scaleDownDelaySeconds} {.status.phase} {.metadata.annotations.sluice\\.dev/abort} [{.spec.notInSchema}]")
+        #expect(r.output == "true 45 Healthy stop []", "a field unknown to the schema is gone: \(r.output)")
+
+        // get -w sees a change made while it watches.
+        let watchTask = Task { try await Self.run(["get", "sro", "-n", "shop", "-w", "-o", "jsonpath={.spec.paused}{\"\\n\"}"], kubeconfig: kubeconfig,
+                                            until: { $0.contains("false") }) }
+        try await Task.sleep(for: .milliseconds(500))
+        r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "merge", "-p", #"{"spec":{"paused":false}}"#)
+        let watched = try await watchTask.value
+        #expect(watched.output.contains("true") && watched.output.contains("false"), "\(watched.output)")
+
+        r = try await k("delete", "sro", "checkout", "-n", "shop")
+        #expect(r.output.contains("rollout.sluice.dev \"checkout\" deleted"), "\(r.output)")
+        r = try await k("get", "sro", "-n", "shop")
+        #expect(r.output.contains("No resources found"), "\(r.output)")
+        try await server.stop()
+    }
+}
