@@ -144,6 +144,12 @@ public final class KubernetesClient: Sendable {
         _ = try await send(.DELETE, type.path(namespace: namespace, name: name), body: body, urgent: urgent)
     }
 
+    /// POSTs a body as given, with extra query parameters (`fieldValidation`, `dryRun`); returns the answer's body.
+    public func createRaw(_ type: ResourceType, namespace: String? = nil, body: Data, query: [(String, String)] = [],
+                          urgent: Bool = false) async throws(KubeClientError) -> Data {
+        try await send(.POST, type.path(namespace: namespace), query: query, body: body, urgent: urgent)
+    }
+
     // MARK: Transport
 
     func encode<T: Encodable>(_ object: T) throws(KubeClientError) -> Data {

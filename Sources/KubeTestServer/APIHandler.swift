@@ -26,6 +26,11 @@ struct APIHandler: Sendable {
         if let token, request.headers["authorization"] != "Bearer \(token)" {
             return error(APIError(401, "Unauthorized", "Unauthorized"))
         }
+        // Every write attempted is logged, refused or not.
+        if request.method != "GET" {
+            await store.logWrite(client: request.headers["user-agent"] ?? "", verb: request.method, path: request.path,
+                                 body: String(decoding: request.body, as: UTF8.self))
+        }
         let latency = faults.latency
         if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }
         if let rule = faults.take(verb: request.method, path: request.path) {
@@ -40,10 +45,6 @@ struct APIHandler: Sendable {
         if let discovery = await Discovery.answer(request.path, store: store, port: port()) { return .json(200, discovery, headers: []) }
         guard let route = await Route.resolve(request.path, in: store) else {
             return error(APIError(404, "NotFound", "the server could not find the requested resource"))
-        }
-        if request.method != "GET" {
-            await store.logWrite(client: request.headers["user-agent"] ?? "", verb: request.method, path: request.path,
-                                 body: String(decoding: request.body, as: UTF8.self))
         }
         do {
             return try await serve(request, route)

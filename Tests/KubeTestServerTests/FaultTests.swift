@@ -1,0 +1,93 @@
+import Foundation
+import KubeClient
+import KubeTestServer
+import Logging
+import SluiceModel
+import Synchronization
+import Testing
+
+@Suite struct FaultTests {
+    static let cm: JSONValue = ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "a"]]
+
+    @Test func injectedFaultsLatencyCutsAndTheWriteLog() async throws {
+        try await SemanticsTests.withServer { client, server in
+            server.faults.fail("POST", path: "/configmaps", code: 429, count: 1, retryAfter: 3)
+            server.faults.fail(nil, path: "/configmaps/a", code: 503, count: 2)
+            do {
+                let _: JSONValue = try await client.create(.configMaps, namespace: "shop", Self.cm)
+                Issue.record("no fault")
+            } catch let error as KubeClientError {
+                guard case .throttled(_, let after) = error else { Issue.record("\(error)"); return }
+                #expect(after == 3)
+            }
+            let _: JSONValue = try await client.create(.configMaps, namespace: "shop", Self.cm)
+            for _ in 0..<2 {
+                #expect(await SemanticsTests.label { let _: JSONValue = try await client.get(.configMaps, namespace: "shop", name: "a") } == "server_error")
+            }
+            let _: JSONValue = try await client.get(.configMaps, namespace: "shop", name: "a")
+            // A cut watch ends at once.
+            let stream: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(.configMaps, namespace: "shop", resourceVersion: nil)
+            server.faults.cutWatches()
+            var count = 0
+            for try await _ in stream { count += 1 }
+            #expect(count == 1, "the synthetic ADDED, then the end")
+            let writes = await server.store.writes.filter { $0.path.hasSuffix("/configmaps") }
+            #expect(writes.count == 2, "both POSTs, the refused one included")
+            #expect(writes.last?.verb == "POST")
+            #expect(writes.last?.body.contains("\"name\":\"a\"") == true)
+        }
+    }
+
+    @Test func bookmarksOnlyWhenAsked() async throws {
+        let server = try await KubeTestServer(bookmarkInterval: 0.1)
+        let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
+        var bookmarks = [0, 0]
+        for (i, ask) in [true, false].enumerated() {
+            let stream: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(.configMaps, namespace: "shop", resourceVersion: nil,
+                                                                                                  timeoutSeconds: 1, allowBookmarks: ask)
+            for try await line in stream { if case .bookmark = line.event { bookmarks[i] += 1 } }
+        }
+        #expect(bookmarks[0] > 0)
+        #expect(bookmarks[1] == 0)
+        try await client.shutdown()
+        try await server.stop()
+    }
+
+    @Test func fieldValidationStrictRefusesAndWarnWarns() async throws {
+        let logs = LogSink()
+        try await SemanticsTests.withServer { _, server in
+            let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "t") { _ in Capture(logs: logs) })
+            var body = SemanticsTests.rollout
+            body["spec"]?["typo"] = 1
+            let strict = await SemanticsTests.label {
+                let _: JSONValue = try await client.send(.rollouts, namespace: "shop", body: body, query: [("fieldValidation", "Strict")])
+            }
+            #expect(strict == "bad_request")
+            let _: JSONValue = try await client.create(.rollouts, namespace: "shop", body)
+            #expect(logs.lines.withLock { $0 }.contains { $0.contains("unknown field \\\"spec.typo\\\"") || $0.contains("unknown field \"spec.typo\"") })
+            try await client.shutdown()
+        }
+    }
+
+    final class LogSink: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+
+    struct Capture: LogHandler {
+        let logs: LogSink
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { metadata[key] } set { metadata[key] = newValue } }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+            logs.lines.withLock { $0.append("\(message) \(metadata ?? [:])") }
+        }
+    }
+}
+
+extension KubernetesClient {
+    /// A create with extra query parameters, for tests of the server's options.
+    func send(_ type: ResourceType, namespace: String, body: JSONValue, query: [(String, String)]) async throws -> JSONValue {
+        let data = try JSONEncoder().encode(body)
+        return try JSONDecoder().decode(JSONValue.self, from: try await createRaw(type, namespace: namespace, body: data, query: query))
+    }
+}
