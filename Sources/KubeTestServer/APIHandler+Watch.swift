@@ -43,9 +43,11 @@ extension APIHandler {
                         }
                     }
                     group.addTask {
+                        var lastBookmark = Date()
                         while Date() < deadline, faults.generation == cutAt, !Task.isCancelled {
                             try? await Task.sleep(for: .milliseconds(50))
-                            if bookmarks, Int(Date().timeIntervalSince1970 * 20) % max(1, Int(interval * 20)) == 0 {
+                            if bookmarks, Date().timeIntervalSince(lastBookmark) >= interval {
+                                lastBookmark = Date()
                                 let revision = await store.currentRevision
                                 continuation.yield(line("BOOKMARK", ["kind": .string(info.kind), "apiVersion": .string(info.apiVersion),
                                                                     "metadata": ["resourceVersion": .string(String(revision))]]))

@@ -29,6 +29,8 @@ public actor APIStore {
     var objects: [Key: JSONValue] = [:]
     var revision = 100
     var changes: [Change] = []
+    /// Changes at or below this revision are gone: a watch from before it is too old.
+    var compactedRevision = 0
     /// How many changes a watch can replay; a resourceVersion older than that is "too old" (410).
     public var replayWindow: Int
     var registry: [String: ResourceInfo] = [:]
@@ -58,7 +60,11 @@ public actor APIStore {
     func record(_ type: String, _ info: ResourceInfo, _ namespace: String, _ object: JSONValue) {
         let change = Change(revision: revision, type: type, resource: storageKey(info), namespace: namespace, object: object)
         changes.append(change)
-        if changes.count > replayWindow { changes.removeFirst(changes.count - replayWindow) }
+        if changes.count > replayWindow {
+            let dropped = changes.count - replayWindow
+            compactedRevision = changes[dropped - 1].revision
+            changes.removeFirst(dropped)
+        }
         for subscriber in subscribers.values { subscriber.yield(change) }
     }
 
@@ -96,7 +102,7 @@ public actor APIStore {
 
     /// Changes after `revision`; nil when it is older than the replay window.
     public func changes(after revision: Int, resource info: ResourceInfo) -> [Change]? {
-        if let oldest = changes.first?.revision, revision < oldest - 1, revision < self.revision { return nil }
+        if revision < compactedRevision { return nil }
         return changes.filter { $0.revision > revision && $0.resource == storageKey(info) }
     }
 
@@ -116,5 +122,6 @@ public actor APIStore {
     /// older resourceVersion gets 410 (as after an etcd compaction).
     public func compact() {
         changes.removeAll()
+        compactedRevision = revision
     }
 }

@@ -6,7 +6,52 @@ import SluiceModel
 import SluiceTestKit
 import Testing
 
-/// The server's semantics over real HTTP, through Sluice's own client.
+/// Where the integration tests run: always against the test server; also against a real
+/// cluster (with our CRDs and Istio's installed) when `SLUICE_E2E_KUBECONFIG` names its kubeconfig.
+enum Target: Sendable, CustomTestStringConvertible {
+    case testServer
+    case realCluster(kubeconfig: String)
+
+    static var all: [Target] {
+        [.testServer] + (ProcessInfo.processInfo.environment["SLUICE_E2E_KUBECONFIG"].map { [.realCluster(kubeconfig: $0)] } ?? [])
+    }
+
+    var testDescription: String {
+        switch self {
+        case .testServer: "test server"
+        case .realCluster: "real cluster"
+        }
+    }
+
+    var isTestServer: Bool { if case .testServer = self { true } else { false } }
+
+    /// Runs `body` with a client and a namespace of its own, deleted afterwards.
+    func run(_ body: (KubernetesClient, String) async throws -> Void) async throws {
+        switch self {
+        case .testServer:
+            try await SemanticsTests.withServer { client, _ in
+                try await body(client, "shop")
+            }
+        case .realCluster(let kubeconfig):
+            let client = try KubernetesClient(config: try KubeConfig.fromFiles([kubeconfig]), logger: Logger(label: "e2e"))
+            let ns = "sluice-e2e-\(UInt32.random(in: 0...UInt32.max))"
+            let _: JSONValue = try await client.create(.namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]])
+            let outcome: Result<Void, any Error>
+            do {
+                try await body(client, ns)
+                outcome = .success(())
+            } catch {
+                outcome = .failure(error)
+            }
+            try? await client.delete(.namespaces, name: ns)
+            try await client.shutdown()
+            try outcome.get()
+        }
+    }
+}
+
+/// The server's semantics over real HTTP, through Sluice's own client: the same tests run
+/// against a real cluster when one is configured (see `Target`).
 @Suite struct SemanticsTests {
     static func withServer(_ body: (KubernetesClient, KubeTestServer) async throws -> Void) async throws {
         let server = try await KubeTestServer(replayWindow: 50)
@@ -15,7 +60,7 @@ import Testing
             let _: JSONValue = try await client.create(ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
                                                                    namespaced: false), crd.json)
         }
-        do { try await body(client, server) } catch {
+        do { try await $current.withValue(server) { try await body(client, server) } } catch {
             try await client.shutdown()
             try await server.stop()
             throw error
@@ -36,133 +81,139 @@ import Testing
         return json
     }()
 
-    @Test func pruningOnCreateUpdatePatchAndStatus() async throws {
-        try await Self.withServer { client, _ in
+    @Test(arguments: Target.all)
+    func pruningOnCreateUpdatePatchAndStatus(target: Target) async throws {
+        try await target.run { client, ns in
             var body = Self.rollout
+            body["metadata"]?["namespace"] = .string(ns)
             body["spec"]?["unknownTop"] = 1
             body["spec"]?["strategy"]?["canary"]?["notAField"] = "x"
             body["status"] = ["phase": "Healthy"]
-            var created: JSONValue = try await client.create(.rollouts, namespace: "shop", body)
+            var created: JSONValue = try await client.create(.rollouts, namespace: ns, body)
             #expect(created["spec"]?["unknownTop"] == nil)
             #expect(created["spec"]?["strategy"]?["canary"]?["notAField"] == nil)
             #expect(created["status"] == nil, "create drops status when it is a subresource")
             created["spec"]?["alsoUnknown"] = true
             created["status"] = ["phase": "Failed"]
-            let updated: JSONValue = try await client.update(.rollouts, namespace: "shop", name: "checkout", created)
+            let updated: JSONValue = try await client.update(.rollouts, namespace: ns, name: "checkout", created)
             #expect(updated["spec"]?["alsoUnknown"] == nil)
             #expect(updated["status"] == nil, "the main endpoint ignores status")
             var withStatus = updated
             withStatus["status"] = ["phase": "Healthy", "bogus": 1]
             withStatus["spec"]?["paused"] = true
-            let status: JSONValue = try await client.update(.rollouts, namespace: "shop", name: "checkout", withStatus, subresource: "status")
+            let status: JSONValue = try await client.update(.rollouts, namespace: ns, name: "checkout", withStatus, subresource: "status")
             #expect(status["status"] == ["phase": "Healthy"])
             #expect(status["spec"]?["paused"] == nil, "/status ignores everything but status")
-            let patched: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            let patched: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                             .merge(Data(#"{"spec":{"paused":true,"x":1}}"#.utf8)))
             #expect(patched["spec"]?["paused"] == true)
             #expect(patched["spec"]?["x"] == nil)
         }
     }
 
-    @Test func metadataGenerationAndResourceVersions() async throws {
-        try await Self.withServer { client, _ in
-            let created: JSONValue = try await client.create(.rollouts, namespace: "shop", Self.rollout)
+    @Test(arguments: Target.all)
+    func metadataGenerationAndResourceVersions(target: Target) async throws {
+        try await target.run { client, ns in
+            let created: JSONValue = try await client.create(.rollouts, namespace: ns, Self.rollout.inNamespace(ns))
             let meta = created["metadata"]!
             #expect(meta["uid"]?.string?.isEmpty == false)
             #expect(meta["creationTimestamp"]?.string.flatMap(KubeTime.init(rfc3339:)) != nil)
             #expect(meta["generation"] == 1)
             let rv0 = Int(meta["resourceVersion"]!.string!)!
-            let annotated: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            let annotated: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                               .merge(Data(#"{"metadata":{"annotations":{"a":"b"}}}"#.utf8)))
             #expect(annotated["metadata"]?["generation"] == 1, "metadata changes leave generation alone")
-            let statused: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            let statused: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                              .merge(Data(#"{"status":{"phase":"Healthy"}}"#.utf8)), subresource: "status")
             #expect(statused["metadata"]?["generation"] == 1, "status changes leave generation alone")
-            let spec: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout", .merge(Data(#"{"spec":{"paused":true}}"#.utf8)))
+            let spec: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout", .merge(Data(#"{"spec":{"paused":true}}"#.utf8)))
             #expect(spec["metadata"]?["generation"] == 2)
             let rv3 = Int(spec["metadata"]!["resourceVersion"]!.string!)!
             #expect(rv3 > rv0)
             // Finalizers: delete marks, removing the last finalizer deletes.
-            let _: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            let _: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                       .merge(Data(#"{"metadata":{"finalizers":["sluice.dev/cleanup"],"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"o","uid":"u"}]}}"#.utf8)))
-            try await client.delete(.rollouts, namespace: "shop", name: "checkout")
-            let marked: JSONValue = try await client.get(.rollouts, namespace: "shop", name: "checkout")
+            try await client.delete(.rollouts, namespace: ns, name: "checkout")
+            let marked: JSONValue = try await client.get(.rollouts, namespace: ns, name: "checkout")
             #expect(marked["metadata"]?["deletionTimestamp"] != nil)
             #expect(marked["metadata"]?["ownerReferences"]?.array?.count == 1, "ownerReferences kept")
-            let _: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout", .merge(Data(#"{"metadata":{"finalizers":null}}"#.utf8)))
-            let gone = await Self.label { let _: JSONValue = try await client.get(.rollouts, namespace: "shop", name: "checkout") }
+            let _: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout", .merge(Data(#"{"metadata":{"finalizers":null}}"#.utf8)))
+            let gone = await Self.label { let _: JSONValue = try await client.get(.rollouts, namespace: ns, name: "checkout") }
             #expect(gone == "not_found")
         }
     }
 
-    @Test func writesNeedVersionsAndPatchesFollowTheirRFCs() async throws {
-        try await Self.withServer { client, _ in
-            let created: JSONValue = try await client.create(.rollouts, namespace: "shop", Self.rollout)
+    @Test(arguments: Target.all)
+    func writesNeedVersionsAndPatchesFollowTheirRFCs(target: Target) async throws {
+        try await target.run { client, ns in
+            let created: JSONValue = try await client.create(.rollouts, namespace: ns, Self.rollout.inNamespace(ns))
             var noVersion = created
             noVersion["metadata"]?["resourceVersion"] = nil
-            #expect(await Self.label { let _: JSONValue = try await client.update(.rollouts, namespace: "shop", name: "checkout", noVersion) } == "invalid")
+            #expect(await Self.label { let _: JSONValue = try await client.update(.rollouts, namespace: ns, name: "checkout", noVersion) } == "invalid")
             var stale = created
             stale["metadata"]?["resourceVersion"] = "1"
-            #expect(await Self.label { let _: JSONValue = try await client.update(.rollouts, namespace: "shop", name: "checkout", stale) } == "conflict")
+            #expect(await Self.label { let _: JSONValue = try await client.update(.rollouts, namespace: ns, name: "checkout", stale) } == "conflict")
             // merge patch: null deletes, arrays are replaced whole; a resourceVersion in it is a precondition.
-            let merged: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            let merged: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                            .merge(Data(#"{"spec":{"trafficRouting":{"istio":{"virtualServices":[{"name":"other"}],"canaryService":null,"stableService":null,"destinationRule":{"name":"d","stableSubsetName":"s","canarySubsetName":"c"}}}}}"#.utf8)))
             #expect(merged["spec"]?["trafficRouting"]?["istio"]?["virtualServices"] == [["name": "other"]])
             #expect(merged["spec"]?["trafficRouting"]?["istio"]?["canaryService"] == nil)
-            #expect(await Self.label { let _: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            #expect(await Self.label { let _: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                                                  .merge(Data(#"{"metadata":{"resourceVersion":"1"}}"#.utf8))) } == "conflict")
             // JSON patch with ~1 escapes; a failing test is 422.
-            let escaped: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            let escaped: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                             .json(Data(#"[{"op":"add","path":"/metadata/annotations","value":{}},{"op":"add","path":"/metadata/annotations/sluice.dev~1abort","value":"x"}]"#.utf8)))
             #expect(escaped["metadata"]?["annotations"] == ["sluice.dev/abort": "x"])
-            #expect(await Self.label { let _: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            #expect(await Self.label { let _: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                                                  .json(Data(#"[{"op":"test","path":"/spec/paused","value":true}]"#.utf8))) } == "invalid")
             // Strategic merge: lists merged by key for built-in kinds, 415 for custom resources.
             let deployment: JSONValue = ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "checkout"],
                                          "spec": ["selector": ["matchLabels": ["app": "c"]], "template": ["metadata": ["labels": ["app": "c"]],
                                                   "spec": ["containers": [["name": "app", "image": "a:1"], ["name": "sidecar", "image": "s:1"]]]]]]
-            let _: JSONValue = try await client.create(.deployments, namespace: "shop", deployment)
-            let smp: JSONValue = try await client.patch(.deployments, namespace: "shop", name: "checkout",
+            let _: JSONValue = try await client.create(.deployments, namespace: ns, deployment)
+            let smp: JSONValue = try await client.patch(.deployments, namespace: ns, name: "checkout",
                                                         .strategicMerge(Data(#"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"a:2"}]}}}}"#.utf8)))
             #expect(smp["spec"]?["template"]?["spec"]?["containers"] == [["name": "app", "image": "a:2"], ["name": "sidecar", "image": "s:1"]])
-            #expect(await Self.label { let _: JSONValue = try await client.patch(.rollouts, namespace: "shop", name: "checkout",
+            #expect(await Self.label { let _: JSONValue = try await client.patch(.rollouts, namespace: ns, name: "checkout",
                                                                                  .strategicMerge(Data("{}".utf8))) } == "unsupported_media_type")
         }
     }
 
-    @Test func listPagesAndSelects() async throws {
-        try await Self.withServer { client, _ in
+    @Test(arguments: Target.all)
+    func listPagesAndSelects(target: Target) async throws {
+        try await target.run { client, ns in
             for i in 0..<5 {
                 let cm: JSONValue = ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("c\(i)"), "labels": ["n": .string(i % 2 == 0 ? "even" : "odd")]]]
-                let _: JSONValue = try await client.create(.configMaps, namespace: "shop", cm)
+                let _: JSONValue = try await client.create(.configMaps, namespace: ns, cm)
             }
-            let page: ObjectList<JSONValue> = try await client.list(.configMaps, namespace: "shop", limit: 2)
+            let page: ObjectList<JSONValue> = try await client.list(.configMaps, namespace: ns, limit: 2)
             #expect(page.items.count == 2)
             #expect(page.metadata.continue?.isEmpty == false)
-            let all: (items: [JSONValue], resourceVersion: String) = try await client.listAll(.configMaps, namespace: "shop", pageSize: 2)
+            let all: (items: [JSONValue], resourceVersion: String) = try await client.listAll(.configMaps, namespace: ns, pageSize: 2)
             #expect(all.items.compactMap { $0["metadata"]?["name"]?.string } == ["c0", "c1", "c2", "c3", "c4"])
-            let even: (items: [JSONValue], resourceVersion: String) = try await client.listAll(.configMaps, namespace: "shop", selectors: Selectors(labels: "n=even"))
+            let even: (items: [JSONValue], resourceVersion: String) = try await client.listAll(.configMaps, namespace: ns, selectors: Selectors(labels: "n=even"))
             #expect(even.items.count == 3)
             let named: (items: [JSONValue], resourceVersion: String) = try await client.listAll(.configMaps, selectors: Selectors(labels: "n in (odd)", fields: "metadata.name=c3"))
             #expect(named.items.compactMap { $0["metadata"]?["name"]?.string } == ["c3"])
         }
     }
 
-    @Test func watchReplaysSynthesizesAndExpires() async throws {
-        try await Self.withServer { client, server in
+    @Test(arguments: Target.all)
+    func watchReplaysSynthesizesAndExpires(target: Target) async throws {
+        try await target.run { client, ns in
             let cm: JSONValue = ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "a"]]
-            let created: JSONValue = try await client.create(.configMaps, namespace: "shop", cm)
+            let created: JSONValue = try await client.create(.configMaps, namespace: ns, cm)
             let version = created["metadata"]!["resourceVersion"]!.string!
             // No resourceVersion: a synthetic ADDED per existing object first.
-            var fresh: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(.configMaps, namespace: "shop", resourceVersion: nil,
+            var fresh: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(.configMaps, namespace: ns, resourceVersion: nil,
                                                                                                  timeoutSeconds: 1, allowBookmarks: false)
             var types: [String] = []
             for try await line in fresh { if case .added = line.event { types.append("ADDED") } }
             #expect(types == ["ADDED"], "and timeoutSeconds ended the stream")
             // From a resourceVersion: what followed it.
-            let _: JSONValue = try await client.patch(.configMaps, namespace: "shop", name: "a", .merge(Data(#"{"data":{"k":"v"}}"#.utf8)))
-            try await client.delete(.configMaps, namespace: "shop", name: "a")
-            fresh = try await client.watch(.configMaps, namespace: "shop", resourceVersion: version, timeoutSeconds: 1, allowBookmarks: false)
+            let _: JSONValue = try await client.patch(.configMaps, namespace: ns, name: "a", .merge(Data(#"{"data":{"k":"v"}}"#.utf8)))
+            try await client.delete(.configMaps, namespace: ns, name: "a")
+            fresh = try await client.watch(.configMaps, namespace: ns, resourceVersion: version, timeoutSeconds: 1, allowBookmarks: false)
             types = []
             for try await line in fresh {
                 switch line.event {
@@ -172,30 +223,43 @@ import Testing
                 }
             }
             #expect(types == ["MODIFIED", "DELETED"])
-            // Too old: one ERROR event with a 410 Status in a 200 stream.
-            await server.store.compact()
-            let _: JSONValue = try await client.create(.configMaps, namespace: "shop", cm)
-            fresh = try await client.watch(.configMaps, namespace: "shop", resourceVersion: version, allowBookmarks: false)
+            // Too old: one ERROR event with a 410 Status in a 200 stream (or a 410 answer).
+            let _: JSONValue = try await client.create(.configMaps, namespace: ns, cm)
+            let expired = target.isTestServer ? version : "1"
+            if target.isTestServer { try await SemanticsTests.compactAll() }
+            do {
+                fresh = try await client.watch(.configMaps, namespace: ns, resourceVersion: expired, timeoutSeconds: 10, allowBookmarks: false)
+            } catch KubeClientError.gone {
+                return
+            }
             var errors: [Int] = []
             for try await line in fresh { if case .error(let status) = line.event { errors.append(status.code ?? 0) } }
             #expect(errors == [410])
         }
     }
 
-    @Test func istioExamplesRoundTripUnchanged() async throws {
-        try await Self.withServer { client, _ in
+    @Test(arguments: Target.all)
+    func istioExamplesRoundTripUnchanged(target: Target) async throws {
+        try await target.run { client, ns in
             for file in RepositoryFiles.yamlFiles(in: RepositoryFiles.sharedFixtures.appendingPathComponent("istio/examples")) {
                 for doc in try ManifestParser.parse(String(contentsOf: file, encoding: .utf8)) {
                     let plural = ["VirtualService": "virtualservices", "DestinationRule": "destinationrules", "Gateway": "gateways"][doc.kind ?? ""]!
                     let version = String(doc.apiVersion!.split(separator: "/")[1])
                     let type = ResourceType(group: "networking.istio.io", version: version, plural: plural)
-                    let _: JSONValue = try await client.create(type, namespace: "default", doc.json)
-                    let back: JSONValue = try await client.get(type, namespace: "default", name: doc.name!)
+                    let _: JSONValue = try await client.create(type, namespace: ns, doc.json)
+                    let back: JSONValue = try await client.get(type, namespace: ns, name: doc.name!)
                     #expect(back["spec"] == doc.json["spec"], "\(file.lastPathComponent) \(doc.name!)")
-                    try await client.delete(type, namespace: "default", name: doc.name!)
+                    try await client.delete(type, namespace: ns, name: doc.name!)
                 }
             }
         }
+    }
+
+    /// The test server of the running test, for what only it can do (compaction).
+    @TaskLocal static var current: KubeTestServer?
+
+    static func compactAll() async throws {
+        await current?.store.compact()
     }
 
     static func label(_ body: () async throws -> Void) async -> String? {
@@ -207,5 +271,13 @@ import Testing
         } catch {
             return "\(error)"
         }
+    }
+}
+
+extension JSONValue {
+    func inNamespace(_ ns: String) -> JSONValue {
+        var copy = self
+        copy["metadata"]?["namespace"] = .string(ns)
+        return copy
     }
 }
