@@ -54,7 +54,8 @@ extension APIStore {
         if info.plural == "customresourcedefinitions", info.group == "apiextensions.k8s.io" { object = establish(object) }
         objects[key] = object
         record("ADDED", info, key.namespace, object)
-        return WriteResult(object: object, warnings: warnings, code: 201)
+        if info.group == "apps" { simulate(namespace: key.namespace) }
+        return WriteResult(object: objects[key] ?? object, warnings: warnings, code: 201)
     }
 
     /// PUT: custom resources need the resourceVersion they were read at; a stale one is 409. The
@@ -166,7 +167,8 @@ extension APIStore {
             objects[key] = new
             record("MODIFIED", info, key.namespace, new)
         }
-        return WriteResult(object: new, warnings: warnings, code: 200)
+        if info.group == "apps" { simulate(namespace: key.namespace) }
+        return WriteResult(object: objects[key] ?? new, warnings: warnings, code: 200)
     }
 
     /// What `generation` counts: everything but metadata and status.
