@@ -61,7 +61,11 @@ struct APIHandler: Sendable {
             if ["1", "true"].contains(request.query["watch"]) { return try await watch(request, route, selector) }
             return try await list(request, route, selector)
         case ("GET", .some(let name)):
-            return .json(200, try await store.get(route.info, namespace: route.namespace, name: name), headers: [])
+            let object = try await store.get(route.info, namespace: route.namespace, name: name)
+            if Table.wanted(request.headers["accept"]), route.subresource == nil {
+                return .json(200, Table.render([object], info: route.info, revision: object["metadata"]?["resourceVersion"]?.string ?? ""), headers: [])
+            }
+            return .json(200, object, headers: [])
         case ("POST", nil):
             return written(try await store.create(route.info, namespace: route.namespace, try body(request), validation: validation))
         case ("PUT", .some(let name)):
@@ -105,6 +109,11 @@ struct APIHandler: Sendable {
             meta["remainingItemCount"] = .number(Double(all.count - end))
         }
         let items = start < all.count ? Array(all[start..<end]) : []
+        if Table.wanted(request.headers["accept"]) {
+            var table = Table.render(items, info: route.info, revision: revision)
+            table["metadata"]?["continue"] = meta["continue"]
+            return .json(200, table, headers: [])
+        }
         return .json(200, ["kind": .string(route.info.kind + "List"), "apiVersion": .string(route.info.apiVersion),
                            "metadata": .object(meta), "items": .array(items)], headers: [])
     }

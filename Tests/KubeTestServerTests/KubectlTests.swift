@@ -90,6 +90,10 @@ import Testing
         #expect(r.output.contains("patched"), "\(r.output)")
         r = try await k("patch", "sro", "checkout", "-n", "shop", "--subresource=status", "--type", "merge", "-p", #"{"status":{"phase":"Healthy"}}"#)
         #expect(r.output.contains("patched"), "\(r.output)")
+        r = try await k("get", "sro", "-n", "shop")
+        let header = r.output.split(separator: "\n").first.map { $0.split(separator: " ").map(String.init) } ?? []
+        #expect(header == ["NAME", "PHASE", "WEIGHT", "STEP", "REVISION", "CANARY", "AGE"], "printer columns: \(r.output)")
+        #expect(r.output.contains("Healthy"))
         r = try await k("get", "sro", "checkout", "-n", "shop", "-o", "jsonpath={.spec.paused} {.spec.scaleDownDelaySeconds} {.status.phase} {.metadata.annotations.sluice\\.dev/abort} [{.spec.notInSchema}]")
         #expect(r.output == "true 45 Healthy stop []", "a field unknown to the schema is gone: \(r.output)")
 
