@@ -43,6 +43,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "sluice-test-apiserver", dependencies: ["KubeTestServer"]),
         // Fixtures and helpers for tests of Sluice and of code built on it.

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import SluiceModel
 
 /// A Kubernetes-API-compatible server on 127.0.0.1, for tests and the sandbox. It keeps objects
@@ -15,11 +16,28 @@ public final class KubeTestServer: Sendable {
     let channel: Channel
     public let token: String?
 
-    public var port: Int { channel.localAddress?.port ?? 0 }
-    public var url: String { "http://127.0.0.1:\(port)" }
+    /// PEM of the self-signed certificate when serving TLS: the certificate authority to trust.
+    public let certificateAuthority: Data?
 
-    /// Starts on `port` (0: a free one). With a `token`, every request must carry it as a bearer token.
-    public init(port: Int = 0, token: String? = nil, replayWindow: Int = 1000, bookmarkInterval: Double = 10) async throws {
+    public var port: Int { channel.localAddress?.port ?? 0 }
+    public var url: String { "\(certificateAuthority == nil ? "http" : "https")://127.0.0.1:\(port)" }
+
+    /// Starts on `port` (0: a free one). With a `token`, every request must carry it as a bearer
+    /// token. With `tls`, it serves HTTPS with a self-signed certificate for 127.0.0.1 (kubectl
+    /// sends bearer tokens only over TLS).
+    public init(port: Int = 0, token: String? = nil, tls: Bool = false, replayWindow: Int = 1000,
+                bookmarkInterval: Double = 10) async throws {
+        let sslContext: NIOSSLContext?
+        if tls {
+            let (certificate, key) = try SelfSignedCertificate.make()
+            certificateAuthority = certificate
+            sslContext = try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate)).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem))))
+        } else {
+            certificateAuthority = nil
+            sslContext = nil
+        }
         let store = APIStore(replayWindow: replayWindow)
         self.store = store
         self.token = token
@@ -30,7 +48,12 @@ public final class KubeTestServer: Sendable {
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(HTTPHandler(api: handler)) }
+                let tlsReady: EventLoopFuture<Void> = sslContext.map { context in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
+                } ?? channel.eventLoop.makeSucceededVoidFuture()
+                return tlsReady.flatMap {
+                    channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(HTTPHandler(api: handler)) }
+                }
             }
             .bind(host: "127.0.0.1", port: port).get()
         portBox.port = channel.localAddress?.port ?? 0
@@ -52,7 +75,7 @@ public final class KubeTestServer: Sendable {
             clusters:
             - name: sluice-test
               cluster:
-                server: \(url)
+                server: \(url)\(certificateAuthority.map { "\n    certificate-authority-data: \($0.base64EncodedString())" } ?? "")
             users:
             - name: sluice-test
               user:

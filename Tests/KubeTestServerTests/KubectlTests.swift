@@ -1,6 +1,9 @@
 import Foundation
 import KubeTestServer
 import SluiceTestKit
+import KubeClient
+import Logging
+import SluiceModel
 import Testing
 
 /// Drives the real kubectl against the server, checking each command by its output.
@@ -109,6 +112,34 @@ import Testing
         #expect(r.output.contains("rollout.sluice.dev \"checkout\" deleted"), "\(r.output)")
         r = try await k("get", "sro", "-n", "shop")
         #expect(r.output.contains("No resources found"), "\(r.output)")
+        try await server.stop()
+    }
+}
+
+@Suite struct TLSAndTokenTests {
+    @Test func tokenOverTLSForKubectlAndOurClient() async throws {
+        let server = try await KubeTestServer(token: "s3cret", tls: true)
+        #expect(server.url.hasPrefix("https://"))
+        let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "tls-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
+        // Our client reads the kubeconfig: the CA from certificate-authority-data, the token.
+        let client = try KubernetesClient(config: try KubeConfig.fromFiles([kubeconfig]), logger: Logger(label: "t"))
+        let list: ObjectList<JSONValue> = try await client.list(.namespaces)
+        #expect(list.items.isEmpty)
+        try await client.shutdown()
+        let wrong = try KubernetesClient(config: KubeConfig(server: server.url, certificateAuthority: server.certificateAuthority,
+                                                            credentials: .token("wrong")), logger: Logger(label: "t"))
+        #expect(await SemanticsTests.label { let _: ObjectList<JSONValue> = try await wrong.list(.namespaces) } == "unauthorized")
+        try await wrong.shutdown()
+        let untrusted = try KubernetesClient(config: KubeConfig(server: server.url, credentials: .token("s3cret")), logger: Logger(label: "t"),
+                                             connectTimeout: .milliseconds(500))
+        #expect(await SemanticsTests.label { let _: ObjectList<JSONValue> = try await untrusted.list(.namespaces) } == "transport",
+                "a certificate the client does not trust is refused")
+        try await untrusted.shutdown()
+        if KubectlTests.kubectl != nil {
+            let r = try await KubectlTests.run(["apply", "-f", "crds/rollouts.sluice.dev.yaml"], kubeconfig: kubeconfig)
+            #expect(r.output.contains("rollouts.sluice.dev created"), "\(r.output)")
+        }
         try await server.stop()
     }
 }

@@ -1,0 +1,31 @@
+import Foundation
+
+/// A throwaway certificate for 127.0.0.1, made with the `openssl` command.
+enum SelfSignedCertificate {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// PEM certificate and key, valid for a day.
+    static func make() throws -> (certificate: Data, key: Data) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kubetestserver-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                             "-keyout", dir.appendingPathComponent("key.pem").path, "-out", dir.appendingPathComponent("cert.pem").path,
+                             "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        do { try process.run() } catch { throw Failure(description: "TLS needs the openssl command: \(error)") }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let certificate = FileManager.default.contents(atPath: dir.appendingPathComponent("cert.pem").path),
+              let key = FileManager.default.contents(atPath: dir.appendingPathComponent("key.pem").path) else {
+            throw Failure(description: "openssl could not make a certificate: \(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        }
+        return (certificate, key)
+    }
+}
