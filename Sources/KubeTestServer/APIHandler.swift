@@ -98,7 +98,13 @@ struct APIHandler: Sendable {
         }
     }
 
+    /// A list is at least as new as its `resourceVersion` (the current state); a version the
+    /// server has not reached yet is 504, as the real server answers.
     func list(_ request: Request, _ route: Route, _ selector: Selector) async throws(APIError) -> Response {
+        if let wanted = request.query["resourceVersion"].flatMap(Int.init), wanted > (await store.currentRevision) {
+            throw APIError(504, "Timeout", "Too large resource version: \(wanted), current: \(await store.currentRevision)",
+                           details: ["causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]], "retryAfterSeconds": 1])
+        }
         let (all, revision) = await store.list(route.info, namespace: route.namespace, selector: selector)
         let start = Int(request.query["continue"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? "0") ?? 0
         let limit = Int(request.query["limit"] ?? "") ?? 0

@@ -193,8 +193,13 @@ enum Target: Sendable, CustomTestStringConvertible {
             #expect(all.items.compactMap { $0["metadata"]?["name"]?.string } == ["c0", "c1", "c2", "c3", "c4"])
             let even: (items: [JSONValue], resourceVersion: String) = try await client.listAll(.configMaps, namespace: ns, selectors: Selectors(labels: "n=even"))
             #expect(even.items.count == 3)
-            let named: (items: [JSONValue], resourceVersion: String) = try await client.listAll(.configMaps, selectors: Selectors(labels: "n in (odd)", fields: "metadata.name=c3"))
+            let named: (items: [JSONValue], resourceVersion: String) = try await client.listAll(.configMaps, namespace: ns, selectors: Selectors(labels: "n in (odd)", fields: "metadata.name=c3"))
             #expect(named.items.compactMap { $0["metadata"]?["name"]?.string } == ["c3"])
+            // A list at a resourceVersion is at least that new; one from the future is refused.
+            let current: ObjectList<JSONValue> = try await client.list(.configMaps, namespace: ns, resourceVersion: all.resourceVersion)
+            #expect(current.items.count == 5)
+            let future = String((Int(all.resourceVersion) ?? 0) + 1_000_000)
+            #expect(await Self.label { let _: ObjectList<JSONValue> = try await client.list(.configMaps, namespace: ns, resourceVersion: future) } == "timeout")
         }
     }
 
