@@ -14,7 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        // HTTP/1.1 and HTTP/2 with TLS, connection pools and streaming bodies: the Kubernetes client's transport.
+        // HTTP/1.1 and HTTP/2 with TLS, connection pools and streaming bodies: the Kubernetes client's
+        // transport. SwiftNIO and swift-nio-ssl come with it; the test API server uses them directly.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -52,11 +53,6 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer", "KubeClient", "SluiceModel", "SluiceTestKit"]),
-        .testTarget(name: "KubeClientTests", dependencies: [
-            "KubeClient",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestServer"]),
     ]
 )

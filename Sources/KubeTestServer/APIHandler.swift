@@ -3,13 +3,7 @@ import SluiceModel
 
 /// Turns an HTTP request into an answer, as kube-apiserver would.
 struct APIHandler: Sendable {
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var query: [String: String]
-        var headers: [String: String]
-        var body: Data
-    }
+    typealias Request = LoopbackHTTPServer.Request
 
     enum Response: Sendable {
         case json(Int, JSONValue, headers: [(String, String)])

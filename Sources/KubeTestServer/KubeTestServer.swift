@@ -1,7 +1,4 @@
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
 import NIOSSL
 import SluiceModel
 
@@ -12,14 +9,12 @@ import SluiceModel
 public final class KubeTestServer: Sendable {
     public let store: APIStore
     public let faults = Faults()
-    let group: MultiThreadedEventLoopGroup
-    let channel: Channel
+    let http: LoopbackHTTPServer
     public let token: String?
-
     /// PEM of the self-signed certificate when serving TLS: the certificate authority to trust.
     public let certificateAuthority: Data?
 
-    public var port: Int { channel.localAddress?.port ?? 0 }
+    public var port: Int { http.port }
     public var url: String { "\(certificateAuthority == nil ? "http" : "https")://127.0.0.1:\(port)" }
 
     /// Starts on `port` (0: a free one). With a `token`, every request must carry it as a bearer
@@ -41,28 +36,22 @@ public final class KubeTestServer: Sendable {
         let store = APIStore(replayWindow: replayWindow)
         self.store = store
         self.token = token
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        self.group = group
         let portBox = PortBox()
-        let handler = APIHandler(store: store, faults: faults, token: token, port: { portBox.port }, bookmarkInterval: bookmarkInterval)
-        channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                let tlsReady: EventLoopFuture<Void> = sslContext.map { context in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
-                } ?? channel.eventLoop.makeSucceededVoidFuture()
-                return tlsReady.flatMap {
-                    channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(HTTPHandler(api: handler)) }
-                }
+        let api = APIHandler(store: store, faults: faults, token: token, port: { portBox.port }, bookmarkInterval: bookmarkInterval)
+        http = try await LoopbackHTTPServer(port: port, tls: sslContext) { request in
+            switch await api.handle(request) {
+            case .json(let code, let value, let headers):
+                return .full(code: code, body: (try? JSONEncoder.sorted.encode(value)) ?? Data(), headers: headers)
+            case .stream(let lines):
+                return .stream(lines)
             }
-            .bind(host: "127.0.0.1", port: port).get()
-        portBox.port = channel.localAddress?.port ?? 0
+        }
+        portBox.port = http.port
     }
 
     public func stop() async throws {
         faults.cutWatches()
-        try await channel.close()
-        try await group.shutdownGracefully()
+        try await http.stop()
     }
 
     /// Writes a kubeconfig that points kubectl (or any client) at this server; returns its path.
@@ -90,68 +79,5 @@ public final class KubeTestServer: Sendable {
 
     final class PortBox: @unchecked Sendable {
         var port = 0
-    }
-
-    final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let api: APIHandler
-        var head: HTTPRequestHead?
-        var body = Data()
-
-        init(api: APIHandler) { self.api = api }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let h):
-                head = h
-                body = Data()
-            case .body(var buffer):
-                body += buffer.readBytes(length: buffer.readableBytes) ?? []
-            case .end:
-                guard let head else { return }
-                let components = URLComponents(string: head.uri)
-                var query: [String: String] = [:]
-                for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-                var headers: [String: String] = [:]
-                for (name, value) in head.headers { headers[name.lowercased()] = value }
-                let request = APIHandler.Request(method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
-                                                 headers: headers, body: body)
-                let loop = context.eventLoop
-                let bound = NIOLoopBound(context, eventLoop: loop)
-                let api = self.api
-                let keepAlive = head.isKeepAlive
-                Task {
-                    switch await api.handle(request) {
-                    case .json(let code, let value, let extra):
-                        let data = (try? JSONEncoder.sorted.encode(value)) ?? Data()
-                        loop.execute { HTTPHandler.write(bound.value, code: code, body: data, headers: extra, keepAlive: keepAlive) }
-                    case .stream(let lines):
-                        loop.execute { HTTPHandler.writeStreamHead(bound.value) }
-                        for await line in lines {
-                            loop.execute {
-                                bound.value.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: line + "\n")))), promise: nil)
-                            }
-                        }
-                        loop.execute { bound.value.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil) }
-                    }
-                }
-            }
-        }
-
-        static func writeStreamHead(_ context: ChannelHandlerContext) {
-            let headers = HTTPHeaders([("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")])
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
-                                  promise: nil)
-        }
-
-        static func write(_ context: ChannelHandlerContext, code: Int, body: Data, headers extra: [(String, String)], keepAlive: Bool) {
-            var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(body.count))] + extra)
-            if !keepAlive { headers.add(name: "Connection", value: "close") }
-            let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: code), headers: headers)
-            context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
-            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-        }
     }
 }

@@ -82,8 +82,8 @@ import Testing
         var metadata: Logger.Metadata = [:]
         var logLevel: Logger.Level = .trace
         subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { metadata[key] } set { metadata[key] = newValue } }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-            logs.lines.withLock { $0.append("\(message) \(metadata ?? [:])") }
+        func log(event: LogEvent) {
+            logs.lines.withLock { $0.append("\(event.message) \(event.metadata ?? [:])") }
         }
     }
 }

@@ -1,0 +1,113 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// An HTTP/1.1 server on 127.0.0.1 that hands each request to an async handler. Answers are
+/// whole bodies or line streams (a watch). The test API server and scripted test servers stand on it.
+public final class LoopbackHTTPServer: Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var query: [String: String]
+        /// Header names lowercased.
+        public var headers: [String: String]
+        public var body: Data
+    }
+
+    public enum Response: Sendable {
+        case full(code: Int, body: Data, headers: [(String, String)])
+        /// A 200 answer written line by line; it ends when the stream does.
+        case stream(AsyncStream<String>)
+    }
+
+    public typealias Handler = @Sendable (Request) async -> Response
+
+    let group: MultiThreadedEventLoopGroup
+    let channel: Channel
+
+    public var port: Int { channel.localAddress?.port ?? 0 }
+
+    public init(port: Int = 0, tls: NIOSSLContext? = nil, handler: @escaping Handler) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.group = group
+        channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                let tlsReady: EventLoopFuture<Void> = tls.map { context in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
+                } ?? channel.eventLoop.makeSucceededVoidFuture()
+                return tlsReady.flatMap {
+                    channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(ChannelHandler(handler: handler)) }
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+    }
+
+    public func stop() async throws {
+        try await channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    final class ChannelHandler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let handler: Handler
+        var head: HTTPRequestHead?
+        var body = Data()
+
+        init(handler: @escaping Handler) { self.handler = handler }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let h):
+                head = h
+                body = Data()
+            case .body(var buffer):
+                body += buffer.readBytes(length: buffer.readableBytes) ?? []
+            case .end:
+                guard let head else { return }
+                let components = URLComponents(string: head.uri)
+                var query: [String: String] = [:]
+                for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+                var headers: [String: String] = [:]
+                for (name, value) in head.headers { headers[name.lowercased()] = value }
+                let request = Request(method: head.method.rawValue, path: components?.path ?? head.uri, query: query, headers: headers, body: body)
+                let loop = context.eventLoop
+                let bound = NIOLoopBound(context, eventLoop: loop)
+                let handler = self.handler
+                let keepAlive = head.isKeepAlive
+                Task {
+                    switch await handler(request) {
+                    case .full(let code, let data, let extra):
+                        loop.execute { ChannelHandler.write(bound.value, code: code, body: data, headers: extra, keepAlive: keepAlive) }
+                    case .stream(let lines):
+                        loop.execute { ChannelHandler.writeStreamHead(bound.value) }
+                        for await line in lines {
+                            loop.execute {
+                                bound.value.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: line + "\n")))), promise: nil)
+                            }
+                        }
+                        loop.execute { bound.value.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil) }
+                    }
+                }
+            }
+        }
+
+        static func writeStreamHead(_ context: ChannelHandlerContext) {
+            let headers = HTTPHeaders([("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")])
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+                                  promise: nil)
+        }
+
+        static func write(_ context: ChannelHandlerContext, code: Int, body: Data, headers extra: [(String, String)], keepAlive: Bool) {
+            var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", String(body.count))] + extra)
+            if !keepAlive { headers.add(name: "Connection", value: "close") }
+            let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: code), headers: headers)
+            context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        }
+    }
+}
