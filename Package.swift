@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SluiceTestKit", targets: ["SluiceTestKit"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "KubeTestServer", targets: ["KubeTestServer"]),
+        .library(name: "PrometheusClient", targets: ["PrometheusClient"]),
         .executable(name: "sluice-test-apiserver", targets: ["sluice-test-apiserver"]),
     ],
     dependencies: [
@@ -37,6 +38,8 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        // Prometheus's HTTP API: answers decoded into values or one error enum. Knows nothing of rollouts.
+        .target(name: "PrometheusClient"),
         // A Kubernetes-API-compatible server for tests and the sandbox: storage, CRDs, pruning,
         // the status subresource, patches, list and watch. Never linked into sluiced or sluice.
         .target(name: "KubeTestServer", dependencies: [
@@ -54,5 +57,6 @@ let package = Package(
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer", "KubeClient", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestServer"]),
+        .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "SluiceTestKit"]),
     ]
 )
