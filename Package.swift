@@ -39,7 +39,10 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         // Prometheus's HTTP API: answers decoded into values or one error enum. Knows nothing of rollouts.
-        .target(name: "PrometheusClient"),
+        .target(name: "PrometheusClient", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // A Kubernetes-API-compatible server for tests and the sandbox: storage, CRDs, pruning,
         // the status subresource, patches, list and watch. Never linked into sluiced or sluice.
         .target(name: "KubeTestServer", dependencies: [
@@ -57,6 +60,6 @@ let package = Package(
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer", "KubeClient", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestServer"]),
-        .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "SluiceTestKit"]),
+        .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "SluiceTestKit", "KubeTestServer"]),
     ]
 )
