@@ -21,7 +21,7 @@ extension APIHandler {
                     c.finish()
                 })
             }
-            initial = replay.filter { matches($0, route, selector) }.map { line($0.type, converted($0.object, info)) }
+            initial = replay.filter { matches($0, route, selector) }.map { line($0.type, APIStore.converted($0.object, to: info)) }
             since = replay.last?.revision ?? number
         } else {
             let (items, revision) = await store.list(info, namespace: route.namespace, selector: selector)
@@ -39,7 +39,7 @@ extension APIHandler {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await change in live where change.revision > since && matches(change, route, selector) {
-                            continuation.yield(line(change.type, converted(change.object, info)))
+                            continuation.yield(line(change.type, APIStore.converted(change.object, to: info)))
                         }
                     }
                     group.addTask {
@@ -69,12 +69,6 @@ extension APIHandler {
 
     func matches(_ change: APIStore.Change, _ route: Route, _ selector: Selector) -> Bool {
         (route.namespace == nil || change.namespace == route.namespace) && selector.matches(change.object)
-    }
-
-    func converted(_ object: JSONValue, _ info: ResourceInfo) -> JSONValue {
-        var copy = object
-        copy["apiVersion"] = .string(info.apiVersion)
-        return copy
     }
 }
 

@@ -34,7 +34,7 @@ extension APIStore {
         } else {
             meta["namespace"] = nil
         }
-        let key = Key(resource: storageKey(info), namespace: info.namespaced ? namespace ?? "" : "", name: name)
+        let key = key(info, namespace, name)
         guard objects[key] == nil else {
             throw APIError(409, "AlreadyExists", "\(info.plural)\(info.group.isEmpty ? "" : "." + info.group) \"\(name)\" already exists",
                            details: ["name": .string(name), "group": .string(info.group), "kind": .string(info.plural)])
@@ -51,7 +51,7 @@ extension APIStore {
         object["metadata"] = .object(meta)
         object["apiVersion"] = .string(info.apiVersion)
         object["kind"] = .string(info.kind)
-        if info.plural == "customresourcedefinitions", info.group == "apiextensions.k8s.io" { object = establish(object) }
+        if info.isCustomResourceDefinition { object = establish(object) }
         objects[key] = object
         record("ADDED", info, key.namespace, object)
         if info.group == "apps" { simulate(namespace: key.namespace) }
@@ -62,7 +62,7 @@ extension APIStore {
     /// main endpoint ignores status when status is a subresource; `/status` ignores all but status.
     public func update(_ info: ResourceInfo, namespace: String?, name: String, _ body: JSONValue, subresource: String? = nil,
                        validation: FieldValidation = .warn, requireVersion: Bool? = nil) throws(APIError) -> WriteResult {
-        let key = Key(resource: storageKey(info), namespace: info.namespaced ? namespace ?? "" : "", name: name)
+        let key = key(info, namespace, name)
         guard let old = objects[key] else { throw .notFound(info, name) }
         let oldVersion = old["metadata"]?["resourceVersion"]?.string
         if let given = body["metadata"]?["resourceVersion"]?.string {
@@ -99,7 +99,7 @@ extension APIStore {
 
     public func patch(_ info: ResourceInfo, namespace: String?, name: String, type: PatchType, _ patch: JSONValue,
                       subresource: String? = nil, validation: FieldValidation = .warn) throws(APIError) -> WriteResult {
-        let key = Key(resource: storageKey(info), namespace: info.namespaced ? namespace ?? "" : "", name: name)
+        let key = key(info, namespace, name)
         guard let old = objects[key] else { throw .notFound(info, name) }
         var new: JSONValue
         switch type {
@@ -126,7 +126,7 @@ extension APIStore {
     /// With finalizers, marks the object deleted (deletionTimestamp); without, removes it.
     public func delete(_ info: ResourceInfo, namespace: String?, name: String, uid: String? = nil,
                        resourceVersion: String? = nil) throws(APIError) -> JSONValue {
-        let key = Key(resource: storageKey(info), namespace: info.namespaced ? namespace ?? "" : "", name: name)
+        let key = key(info, namespace, name)
         guard var object = objects[key] else { throw .notFound(info, name) }
         let meta = object["metadata"]
         if let uid, uid != meta?["uid"]?.string {
@@ -163,7 +163,7 @@ extension APIStore {
             objects[key] = nil
             record("DELETED", info, key.namespace, new)
         } else {
-            if info.plural == "customresourcedefinitions", info.group == "apiextensions.k8s.io" { new = establish(new) }
+            if info.isCustomResourceDefinition { new = establish(new) }
             objects[key] = new
             record("MODIFIED", info, key.namespace, new)
         }

@@ -50,6 +50,11 @@ public actor APIStore {
 
     func storageKey(_ info: ResourceInfo) -> String { "\(info.group)/\(info.plural)" }
 
+    /// Where an object is kept: cluster-scoped objects have no namespace.
+    func key(_ info: ResourceInfo, _ namespace: String?, _ name: String) -> Key {
+        Key(resource: storageKey(info), namespace: info.namespaced ? namespace ?? "" : "", name: name)
+    }
+
     func nextRevision() -> String {
         revision += 1
         return String(revision)
@@ -75,10 +80,10 @@ public actor APIStore {
     // MARK: Reads
 
     public func get(_ info: ResourceInfo, namespace: String?, name: String) throws(APIError) -> JSONValue {
-        guard let object = objects[Key(resource: storageKey(info), namespace: namespace ?? "", name: name)] else {
+        guard let object = objects[key(info, namespace, name)] else {
             throw .notFound(info, name)
         }
-        return converted(object, to: info)
+        return APIStore.converted(object, to: info)
     }
 
     /// Objects of a resource (in a namespace, or all), sorted by namespace and name, filtered.
@@ -86,13 +91,13 @@ public actor APIStore {
         let resource = storageKey(info)
         let items = objects.filter { $0.key.resource == resource && (namespace == nil || $0.key.namespace == namespace) }
             .sorted { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }
-            .map { converted($0.value, to: info) }
+            .map { APIStore.converted($0.value, to: info) }
             .filter(selector.matches)
         return (items, String(revision))
     }
 
     /// The object as this version serves it (storage is shared across versions).
-    func converted(_ object: JSONValue, to info: ResourceInfo) -> JSONValue {
+    nonisolated static func converted(_ object: JSONValue, to info: ResourceInfo) -> JSONValue {
         var copy = object
         copy["apiVersion"] = .string(info.apiVersion)
         return copy

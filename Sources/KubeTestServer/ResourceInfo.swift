@@ -18,6 +18,8 @@ public struct ResourceInfo: Sendable, Hashable {
 
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
     public var isCustom: Bool { schema != nil }
+    /// The CustomResourceDefinition resource itself: writing one registers resources.
+    public var isCustomResourceDefinition: Bool { group == "apiextensions.k8s.io" && plural == "customresourcedefinitions" }
 
     public init(group: String, version: String, plural: String, kind: String, namespaced: Bool = true, shortNames: [String] = [],
                 categories: [String] = [], schema: JSONValue? = nil, statusSubresource: Bool = false, printerColumns: [JSONValue] = []) {

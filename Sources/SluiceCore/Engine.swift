@@ -32,6 +32,8 @@ struct Planner {
     var promote: PromoteCommand?
     /// The revision hash of the Deployment's template, computed once.
     let templateHash: String?
+    /// The steps the spec runs (blue-green written as steps), computed once.
+    let steps: [CanaryStep]
 
     enum PromoteCommand { case step, full }
 
@@ -42,6 +44,7 @@ struct Planner {
         self.config = config
         self.status = rollout.status ?? RolloutStatus()
         self.templateHash = observation.deployment.map { Revision.hash($0.spec.template) }
+        self.steps = Planner.steps(of: rollout.spec)
     }
 
     var spec: RolloutSpec { rollout.spec }

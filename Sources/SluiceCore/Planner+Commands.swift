@@ -86,7 +86,7 @@ extension Planner {
             }
             if let other = ref.namespace, other != namespace,
                !(vs.metadata.annotations?[Labels.allowRollouts] ?? "").split(separator: ",")
-                .map({ $0.trimmingCharacters() }).contains("\(namespace)/\(name)") {
+                .map({ $0.trimmingSpaces() }).contains("\(namespace)/\(name)") {
                 problems.append(SpecProblem(at.description, "VirtualService \(other)/\(ref.name) does not consent; annotate it \(Labels.allowRollouts): \"\(namespace)/\(name)\""))
             }
             do {
@@ -119,7 +119,8 @@ extension Planner {
 }
 
 extension StringProtocol {
-    func trimmingCharacters() -> String {
+    /// The text without leading and trailing spaces (SluiceCore does without Foundation).
+    func trimmingSpaces() -> String {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }

@@ -3,7 +3,7 @@ import SluiceModel
 extension Planner {
     /// The steps this Rollout runs. Blue-green is written as steps too: preview mirroring,
     /// pre-promotion analysis, a wait for promotion, cut-over, post-promotion analysis.
-    var steps: [CanaryStep] {
+    static func steps(of spec: RolloutSpec) -> [CanaryStep] {
         if let canary = spec.strategy.canary { return canary.resolvedSteps }
         guard let bg = spec.strategy.blueGreen else { return [] }
         var steps: [CanaryStep] = []
@@ -30,7 +30,6 @@ extension Planner {
             enterPromotion("promoted in full by command")
             return
         }
-        let steps = self.steps
         while let index = status.currentStepIndex, index < steps.count {
             guard runStep(steps[index], index: index, of: steps.count) else { return }
             status.currentStepIndex = index + 1
@@ -164,9 +163,11 @@ extension Planner {
         return true
     }
 
+    /// A background run for this revision still owes measurements (metrics with a count).
     var backgroundRunning: Bool {
-        status.analysis?.first { $0.name == "background" && $0.revision == status.canaryRevision }?.phase == .running
-            && status.analysis?.first { $0.name == "background" }?.metrics.contains { ($0.definition.count ?? 1) > 0 && $0.phase == .running } == true
+        guard let run = status.analysis?.first(where: { $0.name == "background" && $0.revision == status.canaryRevision }),
+              run.phase == .running else { return false }
+        return run.metrics.contains { ($0.definition.count ?? 1) > 0 && $0.phase == .running }
     }
 
     var canaryReady: Bool { canaryReady(for: status.weights?.canary ?? 0) }

@@ -47,7 +47,7 @@ public struct QueryTemplate: Sendable, Hashable {
             guard let close = rest[open.upperBound...].range(of: "}}") else {
                 throw ParseError(offset: offset, message: "'{{' is never closed with '}}'")
             }
-            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: " ")
+            let name = rest[open.upperBound..<close.lowerBound].trimmingSpaces()
             parts.append(.variable(try QueryTemplate.variable(name, offset: offset)))
             rest = rest[close.upperBound...]
         }
@@ -84,11 +84,5 @@ public struct QueryTemplate: Sendable, Hashable {
             }
         }
         return out
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        String(drop(while: { $0 == set }).reversed().drop(while: { $0 == set }).reversed())
     }
 }
