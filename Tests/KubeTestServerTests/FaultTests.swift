@@ -95,3 +95,39 @@ extension KubernetesClient {
         return try JSONDecoder().decode(JSONValue.self, from: try await createRaw(type, namespace: namespace, body: data, query: query))
     }
 }
+
+@Suite struct ReplayWindowAndOptionsTests {
+    @Test func aVersionOlderThanTheReplayWindowIsTooOld() async throws {
+        let server = try await KubeTestServer(replayWindow: 2)
+        let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "t"))
+        let first: JSONValue = try await client.create(.configMaps, namespace: "shop", FaultTests.cm)
+        let start = first["metadata"]!["resourceVersion"]!.string!
+        for i in 0..<3 {
+            let _: JSONValue = try await client.patch(.configMaps, namespace: "shop", name: "a", .merge(Data(#"{"data":{"i":"\#(i)"}}"#.utf8)))
+        }
+        let old: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(.configMaps, namespace: "shop", resourceVersion: start,
+                                                                                           timeoutSeconds: 10, allowBookmarks: false)
+        var codes: [Int] = []
+        for try await line in old { if case .error(let s) = line.event { codes.append(s.code ?? 0) } }
+        #expect(codes == [410], "four changes since, two kept")
+        try await client.shutdown()
+        try await server.stop()
+    }
+
+    @Test func fieldValidationIgnoreDropsSilentlyAndLatencyDelays() async throws {
+        let logs = FaultTests.LogSink()
+        try await SemanticsTests.withServer { _, server in
+            let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "t") { _ in FaultTests.Capture(logs: logs) })
+            var body = SemanticsTests.rollout
+            body["spec"]?["typo"] = 1
+            let created = try await client.send(.rollouts, namespace: "shop", body: body, query: [("fieldValidation", "Ignore")])
+            #expect(created["spec"]?["typo"] == nil)
+            #expect(logs.lines.withLock { $0 }.isEmpty, "no Warning header")
+            server.faults.setLatency(milliseconds: 300)
+            let start = ContinuousClock.now
+            let _: JSONValue = try await client.get(.rollouts, namespace: "shop", name: "checkout")
+            #expect(ContinuousClock.now - start >= .milliseconds(300), "load can only make it slower")
+            try await client.shutdown()
+        }
+    }
+}
