@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "KubeTestServer", targets: ["KubeTestServer"]),
         .library(name: "PrometheusClient", targets: ["PrometheusClient"]),
+        .library(name: "PrometheusTestKit", targets: ["PrometheusTestKit"]),
         .executable(name: "sluice-test-apiserver", targets: ["sluice-test-apiserver"]),
     ],
     dependencies: [
@@ -43,6 +44,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        // A real Prometheus for tests: starts Debian's binary on a free loopback port and writes
+        // Istio's request metrics into it through the remote-write receiver.
+        .target(name: "PrometheusTestKit", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         // A Kubernetes-API-compatible server for tests and the sandbox: storage, CRDs, pruning,
         // the status subresource, patches, list and watch. Never linked into sluiced or sluice.
         .target(name: "KubeTestServer", dependencies: [
@@ -60,6 +66,6 @@ let package = Package(
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer", "KubeClient", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestServer"]),
-        .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "SluiceTestKit", "KubeTestServer"]),
+        .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "PrometheusTestKit", "SluiceTestKit", "KubeTestServer"]),
     ]
 )

@@ -55,7 +55,8 @@ public final class PrometheusQuerier: Sendable {
     public func query(_ promql: String, at endpoint: PrometheusEndpoint, timeout: Duration,
                       time: Date? = nil) async -> Result<QueryResult, PrometheusError> {
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        var parameters = [("query", promql), ("timeout", String(format: "%.3fs", seconds))]
+        // Prometheus parses durations in whole units: milliseconds, at least 1.
+        var parameters = [("query", promql), ("timeout", "\(max(1, Int((seconds * 1000).rounded())))ms")]
         if let time { parameters.append(("time", String(format: "%.3f", time.timeIntervalSince1970))) }
         let base = endpoint.address.hasSuffix("/") ? String(endpoint.address.dropLast()) : endpoint.address
         let encoded = parameters.map { "\($0.0)=\(PrometheusQuerier.formEncode($0.1))" }.joined(separator: "&")

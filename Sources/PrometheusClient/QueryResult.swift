@@ -81,7 +81,7 @@ public enum PrometheusError: Error, Sendable, Equatable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case .badQuery(let m): "the query is not valid PromQL: \(m)"
+        case .badQuery(let m): "Prometheus rejected the query (bad_data): \(m)"
         case .execution(let m): "Prometheus could not execute the query: \(m)"
         case .serverTimeout(let m): "Prometheus timed out: \(m)"
         case .clientTimeout(let s): "no answer within \(s)s"

@@ -42,7 +42,7 @@ import Testing
             #expect(r[0].method == "GET")
             #expect(r[0].path == "/api/v1/query")
             #expect(r[0].query["query"] == #"sum(rate(istio_requests_total{response_code!~"5.*"}[2m]))"#)
-            #expect(r[0].query["timeout"] == "5.000s")
+            #expect(r[0].query["timeout"] == "5000ms")
             #expect(r[0].headers["authorization"] == "Bearer t0k")
             #expect(r[0].headers["x-scope-orgid"] == "shop")
             #expect(r[1].method == "POST")
