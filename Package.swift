@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "KubeTestServer", targets: ["KubeTestServer"]),
         .library(name: "PrometheusClient", targets: ["PrometheusClient"]),
         .library(name: "PrometheusTestKit", targets: ["PrometheusTestKit"]),
+        .library(name: "SluiceController", targets: ["SluiceController"]),
         .executable(name: "sluice-test-apiserver", targets: ["sluice-test-apiserver"]),
     ],
     dependencies: [
@@ -44,6 +45,9 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        // The shell around the engine: it carries out the engine's actions against Kubernetes
+        // and Prometheus.
+        .target(name: "SluiceController", dependencies: ["SluiceCore", "SluiceModel", "KubeClient", "PrometheusClient"]),
         // A real Prometheus for tests: starts Debian's binary on a free loopback port and writes
         // Istio's request metrics into it through the remote-write receiver.
         .target(name: "PrometheusTestKit", dependencies: [
@@ -67,5 +71,10 @@ let package = Package(
         .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer", "KubeClient", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestServer"]),
         .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "PrometheusTestKit", "SluiceTestKit", "KubeTestServer"]),
+        .testTarget(name: "AnalysisIntegrationTests", dependencies: [
+            "SluiceController", "SluiceCore", "SluiceModel", "SluiceTestKit", "PrometheusClient", "PrometheusTestKit",
+            "KubeClient", "KubeTestServer", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

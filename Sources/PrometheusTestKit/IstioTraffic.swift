@@ -10,6 +10,8 @@ public struct WorkloadTraffic: Sendable {
     public var errorRatio: Double
     /// Each share of requests and how long it took, in milliseconds (shares sum to 1).
     public var latency: [Latency]
+    /// From this time on, this share of requests is answered 503 instead of `errorRatio`.
+    public var errorRatioChange: (at: Date, ratio: Double)?
 
     public struct Latency: Sendable {
         public var share: Double
@@ -30,6 +32,13 @@ public struct WorkloadTraffic: Sendable {
         self.errorRatio = errorRatio
         self.latency = latency
     }
+
+    /// The same traffic with its error ratio changed from `time` on.
+    public func errorRatio(_ ratio: Double, from time: Date) -> WorkloadTraffic {
+        var copy = self
+        copy.errorRatioChange = (time, ratio)
+        return copy
+    }
 }
 
 /// Istio's standard metrics (`istio_requests_total`, `istio_request_duration_milliseconds`)
@@ -42,12 +51,20 @@ public enum IstioMetrics {
 
     public static func series(_ traffic: [WorkloadTraffic], from start: Date, to end: Date, every step: TimeInterval = 15) -> [TimeSeries] {
         let times = stride(from: 0.0, through: end.timeIntervalSince(start), by: step).map { start.addingTimeInterval($0) }
-        func samples(_ perSecond: Double) -> [TimeSeries.Sample] {
-            times.map { TimeSeries.Sample(timestamp: Int64(($0.timeIntervalSince1970 * 1000).rounded()),
-                                         value: perSecond * $0.timeIntervalSince(start)) }
-        }
         var out: [TimeSeries] = []
         for t in traffic {
+            // A counter at time x: the requests of that kind served since `start`.
+            func samples(_ perSecond: Double, errors: Bool? = nil) -> [TimeSeries.Sample] {
+                times.map { x in
+                    var served = perSecond * x.timeIntervalSince(start)
+                    if let errors, let change = t.errorRatioChange, x > change.at {
+                        let after = x.timeIntervalSince(max(change.at, start))
+                        let (old, new) = errors ? (t.errorRatio, change.ratio) : (1 - t.errorRatio, 1 - change.ratio)
+                        served = t.requestsPerSecond * (old * (x.timeIntervalSince(start) - after) + new * after)
+                    }
+                    return TimeSeries.Sample(timestamp: Int64((x.timeIntervalSince1970 * 1000).rounded()), value: served)
+                }
+            }
             for reporter in ["destination", "source"] {
                 let base = [
                     "reporter": reporter,
@@ -60,25 +77,30 @@ public enum IstioMetrics {
                     "destination_canonical_service": t.service,
                     "request_protocol": "http",
                 ]
-                let codes = [("200", 1 - t.errorRatio), ("503", t.errorRatio)].filter { $0.1 > 0 }
-                for (code, share) in codes {
+                let after = t.errorRatioChange?.ratio ?? t.errorRatio
+                let codes = [("200", 1 - t.errorRatio, 1 - after, false), ("503", t.errorRatio, after, true)]
+                for (code, share, shareAfter, isError) in codes where share > 0 || shareAfter > 0 {
                     var labels = base
                     labels["response_code"] = code
                     labels["__name__"] = "istio_requests_total"
-                    out.append(TimeSeries(labels: labels, samples: samples(t.requestsPerSecond * share)))
+                    let requests = samples(t.requestsPerSecond * share, errors: isError)
+                    func scaled(_ factor: Double) -> [TimeSeries.Sample] {
+                        requests.map { TimeSeries.Sample(timestamp: $0.timestamp, value: $0.value * factor) }
+                    }
+                    out.append(TimeSeries(labels: labels, samples: requests))
                     // Every answer takes the workload's latency, whatever its code.
                     for le in durationBuckets.map(Optional.some) + [nil] {
                         let within = t.latency.filter { le == nil || $0.milliseconds <= le! }.reduce(0) { $0 + $1.share }
                         labels["__name__"] = "istio_request_duration_milliseconds_bucket"
                         labels["le"] = le.map(formatBound) ?? "+Inf"
-                        out.append(TimeSeries(labels: labels, samples: samples(t.requestsPerSecond * share * within)))
+                        out.append(TimeSeries(labels: labels, samples: scaled(within)))
                     }
                     labels["le"] = nil
                     labels["__name__"] = "istio_request_duration_milliseconds_count"
-                    out.append(TimeSeries(labels: labels, samples: samples(t.requestsPerSecond * share)))
+                    out.append(TimeSeries(labels: labels, samples: requests))
                     let meanMilliseconds = t.latency.reduce(0) { $0 + $1.share * $1.milliseconds }
                     labels["__name__"] = "istio_request_duration_milliseconds_sum"
-                    out.append(TimeSeries(labels: labels, samples: samples(t.requestsPerSecond * share * meanMilliseconds)))
+                    out.append(TimeSeries(labels: labels, samples: scaled(meanMilliseconds)))
                 }
             }
         }

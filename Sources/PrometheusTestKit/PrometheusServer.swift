@@ -19,14 +19,16 @@ public final class PrometheusServer: Sendable {
     /// The binary: `$SLUICE_PROMETHEUS`, else `prometheus` on PATH, else Debian's `/usr/bin/prometheus`.
     public static var binary: String? {
         let environment = ProcessInfo.processInfo.environment
-        if let path = environment["SLUICE_PROMETHEUS"], !path.isEmpty { return path }
+        if let path = environment["SLUICE_PROMETHEUS"], !path.isEmpty {
+            return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+        }
         let path = (environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin"]
         return path.map { $0 + "/prometheus" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Why tests that need Prometheus cannot run here, or nil when they can. In CI
     /// (`CI=true`) this is always nil: there a missing binary fails the tests, it never skips them.
-    public static var skipReason: String? {
+    public static let skipReason: String? = {
         if ProcessInfo.processInfo.environment["CI"] == "true" { return nil }
         if binary == nil {
             let reason = "no prometheus binary (install Debian's package: apt-get install -y --no-install-recommends prometheus, or set SLUICE_PROMETHEUS)"
@@ -34,7 +36,7 @@ public final class PrometheusServer: Sendable {
             return reason
         }
         return nil
-    }
+    }()
 
     /// Starts Prometheus and returns once `/-/ready` answers 200 (within `readyTimeout`).
     public static func start(readyTimeout: Duration = .seconds(60)) async throws -> PrometheusServer {

@@ -42,12 +42,13 @@ extension SpecValidator {
     }
 
     /// Args given by a Rollout need a value; a template's declarations may leave it out (required).
-    func checkArgs(_ args: [AnalysisArg], _ path: FieldPath, requireValue: Bool, _ list: inout ProblemList) {
+    /// Headers are checked the same way (`noun: "header"`), always with a value.
+    func checkArgs(_ args: [AnalysisArg], _ path: FieldPath, requireValue: Bool, noun: String = "arg", _ list: inout ProblemList) {
         for (i, arg) in args.enumerated() {
             let at = path / i
             if arg.name.isEmpty { list.add(at / "name", "must not be empty") }
-            if args.firstIndex(where: { $0.name == arg.name }) != i {
-                list.add(at / "name", "arg '\(arg.name)' is given twice")
+            if args.firstIndex(where: { $0.name.lowercased() == arg.name.lowercased() }) != i {
+                list.add(at / "name", "\(noun) '\(arg.name)' is given twice")
             }
             switch (arg.value, arg.valueFrom) {
             case (.some, .some):
@@ -55,15 +56,19 @@ extension SpecValidator {
             case (nil, nil) where requireValue:
                 list.add(at, "has no value; set value or valueFrom.secretKeyRef")
             case (nil, .some(let from)):
-                guard let ref = from.secretKeyRef else {
-                    list.add(at / "valueFrom", "set secretKeyRef: {name, key}")
-                    break
-                }
-                if !SpecValidator.isObjectName(ref.name) { list.add(at / "valueFrom" / "secretKeyRef" / "name", "'\(ref.name)' is not a Secret name") }
-                if ref.key.isEmpty { list.add(at / "valueFrom" / "secretKeyRef" / "key", "must not be empty") }
+                checkSecretRef(from, at / "valueFrom", &list)
             default:
                 break
             }
         }
+    }
+
+    func checkSecretRef(_ from: ArgValueFrom, _ path: FieldPath, _ list: inout ProblemList) {
+        guard let ref = from.secretKeyRef else {
+            list.add(path, "set secretKeyRef: {name, key}")
+            return
+        }
+        if !SpecValidator.isObjectName(ref.name) { list.add(path / "secretKeyRef" / "name", "'\(ref.name)' is not a Secret name") }
+        if ref.key.isEmpty { list.add(path / "secretKeyRef" / "key", "must not be empty") }
     }
 }

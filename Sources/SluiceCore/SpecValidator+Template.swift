@@ -41,6 +41,7 @@ extension SpecValidator {
         }
         let at = path / "provider" / "prometheus"
         list.duration(prometheus.timeout, at / "timeout")
+        checkAuthentication(prometheus, at, &list)
         if let refusal = self.prometheus?.refusal(of: prometheus.address) {
             list.add(at / "address", refusal)
         } else if let address = prometheus.address, PrometheusAddress(address) == nil {
@@ -58,6 +59,30 @@ extension SpecValidator {
         } catch {
             list.add(at / "query", "\(error)")
         }
+    }
+
+    private func checkAuthentication(_ prometheus: PrometheusProvider, _ at: FieldPath, _ list: inout ProblemList) {
+        if prometheus.bearerToken != nil, prometheus.basicAuth != nil {
+            list.add(at / "basicAuth", "is set beside bearerToken; Prometheus gets one Authorization header, keep one")
+        }
+        if let token = prometheus.bearerToken { checkSecretRef(token, at / "bearerToken", &list) }
+        if let basic = prometheus.basicAuth {
+            if basic.username.isEmpty { list.add(at / "basicAuth" / "username", "must not be empty") }
+            checkSecretRef(basic.password, at / "basicAuth" / "password", &list)
+        }
+        let headers = prometheus.headers ?? []
+        checkArgs(headers, at / "headers", requireValue: true, noun: "header", &list)
+        for (i, header) in headers.enumerated() where !header.name.isEmpty {
+            if !header.name.allSatisfy(SpecValidator.isHeaderNameCharacter) {
+                list.add(at / "headers" / i / "name", "'\(header.name)' is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+            } else if header.name.lowercased() == "authorization" {
+                list.add(at / "headers" / i / "name", "set Authorization through bearerToken or basicAuth, whose secrets are never recorded")
+            }
+        }
+    }
+
+    static func isHeaderNameCharacter(_ c: Character) -> Bool {
+        c.isASCII && (c.isLetter || c.isNumber || "!#$%&'*+-.^_`|~".contains(c))
     }
 
     private func checkConditions(_ metric: AnalysisMetric, _ path: FieldPath, _ list: inout ProblemList) {

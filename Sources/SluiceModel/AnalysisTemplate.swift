@@ -87,6 +87,12 @@ public struct PrometheusProvider: Codable, Sendable, Hashable {
     public var address: String?
     /// Default 10s.
     public var timeout: DurationString?
+    /// `Authorization: Bearer <token>`, the token read from a Secret in the Rollout's namespace.
+    public var bearerToken: ArgValueFrom?
+    public var basicAuth: PrometheusBasicAuth?
+    /// Extra request headers (a tenant header for Thanos, Cortex or Mimir): each a `value` or a
+    /// Secret's key (`valueFrom.secretKeyRef`).
+    public var headers: [AnalysisArg]?
     public var query: String
 
     public static let defaultTimeout: DurationString = "10s"
@@ -95,5 +101,16 @@ public struct PrometheusProvider: Codable, Sendable, Hashable {
         self.address = address
         self.timeout = timeout
         self.query = query
+    }
+}
+
+/// HTTP basic authentication for a Prometheus behind a proxy; the password is read from a Secret.
+public struct PrometheusBasicAuth: Codable, Sendable, Hashable {
+    public var username: String
+    public var password: ArgValueFrom
+
+    public init(username: String, password: ArgValueFrom) {
+        self.username = username
+        self.password = password
     }
 }

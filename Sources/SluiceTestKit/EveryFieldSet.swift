@@ -20,6 +20,11 @@ public enum EveryFieldSet {
         m.consecutiveErrorLimit = 4
         m.noData = .inconclusive
         m.dryRun = false
+        m.provider.prometheus?.bearerToken = ArgValueFrom(secretKeyRef: SecretKeyRef(name: "prom", key: "token"))
+        m.provider.prometheus?.basicAuth = PrometheusBasicAuth(
+            username: "sluice", password: ArgValueFrom(secretKeyRef: SecretKeyRef(name: "prom", key: "password")))
+        m.provider.prometheus?.headers = [AnalysisArg(name: "X-Scope-OrgID", value: "shop",
+                                                      valueFrom: ArgValueFrom(secretKeyRef: SecretKeyRef(name: "prom", key: "tenant")))]
         return m
     }
 

@@ -104,6 +104,34 @@ public struct WorldSimulator: Sendable {
         return plan
     }
 
+    /// Plans once and runs the actions like `reconcile`, but takes each measurement with
+    /// `measure` (a real Prometheus, say) instead of the oracle. Returns the plan.
+    @discardableResult
+    public mutating func reconcile(config: EngineConfig = EngineConfig(),
+                                   measure: (Rollout, _ analysis: String, _ metric: String, KubeTime) async -> MeasurementResult?) async -> Plan {
+        let plan = SluiceCore.plan(rollout, observation(), now: now, config: config)
+        rollout.status = plan.status
+        pendingMeasurements = []
+        for action in plan.actions {
+            guard case .runMeasurement(let analysis, let metric) = action else {
+                apply(action)
+                continue
+            }
+            executed.append((now, action))
+            if let result = await measure(rollout, analysis, metric, now) { pendingMeasurements.append(result) }
+        }
+        runDeploymentController()
+        return plan
+    }
+
+    /// Moves the clock as the plan asks (at least a second).
+    public mutating func advance(after plan: Plan) {
+        switch plan.requeue {
+        case .after(let seconds): now = now.adding(seconds: max(seconds, 1))
+        case .awaitChange: now = now.adding(seconds: 1)
+        }
+    }
+
     /// Reconciles until nothing is due, advancing the clock to each requeue (at most `limit` times).
     public mutating func settle(limit: Int = 400, until: ((WorldSimulator) -> Bool)? = nil) {
         for _ in 0..<limit {
