@@ -24,11 +24,9 @@ public final class KubeTestServer: Sendable {
                 bookmarkInterval: Double = 10) async throws {
         let sslContext: NIOSSLContext?
         if tls {
-            let (certificate, key) = try SelfSignedCertificate.make()
+            let (context, certificate) = try SelfSignedCertificate.serverContext()
             certificateAuthority = certificate
-            sslContext = try NIOSSLContext(configuration: .makeServerConfiguration(
-                certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate)).map { .certificate($0) },
-                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem))))
+            sslContext = context
         } else {
             certificateAuthority = nil
             sslContext = nil

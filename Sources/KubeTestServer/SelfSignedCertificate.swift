@@ -1,7 +1,17 @@
 import Foundation
+import NIOSSL
 
 /// A throwaway certificate for 127.0.0.1, made with the `openssl` command.
-enum SelfSignedCertificate {
+public enum SelfSignedCertificate {
+    /// A TLS server context with a fresh certificate, and that certificate (PEM) for clients to trust.
+    public static func serverContext() throws -> (context: NIOSSLContext, certificate: Data) {
+        let (certificate, key) = try make()
+        let context = try NIOSSLContext(configuration: .makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem))))
+        return (context, certificate)
+    }
+
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }

@@ -71,4 +71,22 @@ import Testing
             }
         }
     }
+
+    @Test func httpsIsTrustedThroughTheGivenCertificateAuthorityOnly() async throws {
+        let (context, certificate) = try SelfSignedCertificate.serverContext()
+        let server = try await LoopbackHTTPServer(tls: context) { _ in .full(code: 200, body: Self.fixture("scalar.json"), headers: []) }
+        let endpoint = PrometheusEndpoint(address: "https://127.0.0.1:\(server.port)")
+        let trusting = try PrometheusQuerier(certificateAuthority: certificate, connectTimeout: .seconds(2))
+        let untrusting = try PrometheusQuerier(connectTimeout: .seconds(2))
+        let trusted = await trusting.query("up", at: endpoint, timeout: .seconds(5))
+        let refused = await untrusting.query("up", at: endpoint, timeout: .seconds(5))
+        try await trusting.shutdown()
+        try await untrusting.shutdown()
+        try await server.stop()
+        #expect(trusted.map(\.numbers) == .success([20.013112038922053]))
+        guard case .failure(.unreachable(let message)) = refused else {
+            Issue.record("an unknown certificate was accepted: \(refused)"); return
+        }
+        #expect(message.lowercased().contains("certificate") || message.contains("handshake"), "\(message)")
+    }
 }
