@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "PrometheusTestKit", targets: ["PrometheusTestKit"]),
         .library(name: "SluiceController", targets: ["SluiceController"]),
         .executable(name: "sluice-test-apiserver", targets: ["sluice-test-apiserver"]),
+        .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "kubectl-sluice", targets: ["kubectl-sluice"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -23,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // The sluice command line: subcommands, options, help and shell completion.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // Codable + Sendable values: the Rollout API, the Kubernetes and Istio objects
@@ -48,6 +52,13 @@ let package = Package(
         // The shell around the engine: it carries out the engine's actions against Kubernetes
         // and Prometheus.
         .target(name: "SluiceController", dependencies: ["SluiceCore", "SluiceModel", "KubeClient", "PrometheusClient"]),
+        // The sluice command: lint and plan manifests offline (no cluster needed).
+        .target(name: "SluiceCLI", dependencies: [
+            "SluiceCore", "SluiceModel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
+        // The same command as a kubectl plugin: `kubectl sluice lint ...`.
+        .executableTarget(name: "kubectl-sluice", dependencies: ["SluiceCLI"]),
         // A real Prometheus for tests: starts Debian's binary on a free loopback port and writes
         // Istio's request metrics into it through the remote-write receiver.
         .target(name: "PrometheusTestKit", dependencies: [
@@ -71,6 +82,7 @@ let package = Package(
         .testTarget(name: "KubeTestServerTests", dependencies: ["KubeTestServer", "KubeClient", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestServer"]),
         .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "PrometheusTestKit", "SluiceTestKit", "KubeTestServer"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "AnalysisIntegrationTests", dependencies: [
             "SluiceController", "SluiceCore", "SluiceModel", "SluiceTestKit", "PrometheusClient", "PrometheusTestKit",
             "KubeClient", "KubeTestServer", .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -15,6 +15,19 @@ public func plan(_ rollout: Rollout, _ observation: Observation, now: KubeTime,
     return planner.run()
 }
 
+/// The problems the objects around a Rollout give it (the engine holds a Rollout with any):
+/// its Deployment, Services or DestinationRule and subsets, and VirtualServices, as found in
+/// `observation`. `sluice lint` asks this of manifests; the spec itself is `SpecValidator`'s.
+public func referenceProblems(_ rollout: Rollout, _ observation: Observation) -> [SpecProblem] {
+    Planner(rollout: rollout, observation: observation, now: KubeTime(secondsSince1970: 0), config: EngineConfig())
+        .referenceProblems()
+}
+
+/// The steps a Rollout runs, in order: a canary's (shorthand expanded), or blue-green written
+/// as steps (preview mirroring, pre-promotion analysis, a wait for promotion when
+/// `autoPromotion` is false, cut-over, post-promotion analysis).
+public func executedSteps(of spec: RolloutSpec) -> [CanaryStep] { Planner.steps(of: spec) }
+
 /// One planning pass: immutable inputs, and the status, actions and timers it builds.
 struct Planner {
     let rollout: Rollout

@@ -43,7 +43,16 @@ extension Planner {
                 SpecProblem("\(kind) \(ref.name): \($0.path)", $0.message)
             }
         }
-        guard problems.isEmpty, let istio else { return problems }
+        guard problems.isEmpty else { return problems }
+        return referenceProblems()
+    }
+
+    /// What the objects the Rollout names say against it: the Deployment, the Services or the
+    /// DestinationRule and its subsets, the VirtualServices (found, consenting, with routes to
+    /// exactly the stable and the canary, none that must be mirrored already using mirrors).
+    func referenceProblems() -> [SpecProblem] {
+        guard let istio else { return [] }
+        var problems: [SpecProblem] = []
         if observation.deployment == nil {
             problems.append(SpecProblem("spec.workloadRef.name", "Deployment \(spec.workloadRef.name) is not found in namespace \(namespace)"))
         }

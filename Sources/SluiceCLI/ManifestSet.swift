@@ -1,0 +1,66 @@
+import Foundation
+import SluiceModel
+
+/// The manifests of the files and directories given with `-f`: every document with the file
+/// and line it came from. Directories are read recursively (`.yaml`, `.yml`, `.json`).
+public struct ManifestSet: Sendable {
+    public struct Source: Sendable {
+        public var file: String
+        public var document: ManifestDocument
+        public var manifest: Manifest?
+        /// Problems found decoding the document (unknown fields, wrong types).
+        public var problems: [SpecProblem]
+    }
+
+    public var sources: [Source] = []
+    /// Input that could not be read or parsed: each a finding, and exit code 2.
+    public var unreadable: [Finding] = []
+    public var files: Int = 0
+
+    public init(paths: [String]) {
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                unreadable.append(Finding(file: path, line: 0, path: "", message: "no such file or directory"))
+                continue
+            }
+            let files = isDirectory.boolValue ? ManifestSet.manifestFiles(under: path) : [path]
+            if files.isEmpty {
+                unreadable.append(Finding(file: path, line: 0, path: "", message: "no .yaml, .yml or .json files in this directory"))
+            }
+            for file in files { read(file) }
+        }
+    }
+
+    static func manifestFiles(under directory: String) -> [String] {
+        let base = URL(fileURLWithPath: directory)
+        guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        var out: [String] = []
+        for case let url as URL in walker where ["yaml", "yml", "json"].contains(url.pathExtension.lowercased()) {
+            let relative = url.path.hasPrefix(base.path + "/") ? String(url.path.dropFirst(base.path.count + 1)) : url.lastPathComponent
+            out.append(directory.hasSuffix("/") ? directory + relative : directory + "/" + relative)
+        }
+        return out.sorted()
+    }
+
+    mutating func read(_ file: String) {
+        files += 1
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            unreadable.append(Finding(file: file, line: 0, path: "", message: "cannot be read as UTF-8 text"))
+            return
+        }
+        do {
+            for document in try ManifestParser.parse(text) {
+                let (manifest, problems) = document.manifest()
+                sources.append(Source(file: file, document: document, manifest: manifest, problems: problems))
+            }
+        } catch {
+            unreadable.append(Finding(file: file, line: error.line, path: "", message: "not valid YAML: \(error.message)"))
+        }
+    }
+
+    /// Every object of one kind, with where it came from.
+    func all<T>(_ pick: (Manifest) -> T?) -> [(Source, T)] {
+        sources.compactMap { source in source.manifest.flatMap(pick).map { (source, $0) } }
+    }
+}

@@ -1,0 +1,4 @@
+import SluiceCLI
+
+// kubectl runs this for `kubectl sluice ...`.
+SluiceCommand.main()
