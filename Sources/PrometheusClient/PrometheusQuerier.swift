@@ -35,10 +35,15 @@ public struct PrometheusEndpoint: Sendable, Hashable {
 /// never a value.
 public final class PrometheusQuerier: Sendable {
     let client: HTTPClient
+    let admits: @Sendable (String) -> Bool
     public static let postThreshold = 2000
 
     /// `certificateAuthority`: PEM to trust for https addresses, beside the system's roots.
-    public init(certificateAuthority: Data? = nil, connectTimeout: Duration = .seconds(5)) throws {
+    /// `admits`: the addresses that may be called (the controller passes its allowlist); any
+    /// other is answered `.notAllowed` without a request.
+    public init(certificateAuthority: Data? = nil, connectTimeout: Duration = .seconds(5),
+                admits: @escaping @Sendable (String) -> Bool = { _ in true }) throws {
+        self.admits = admits
         var tls = TLSConfiguration.makeClientConfiguration()
         if let ca = certificateAuthority {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca)))
@@ -54,6 +59,7 @@ public final class PrometheusQuerier: Sendable {
     /// The result of `promql` at `time` (now if nil), within `timeout`.
     public func query(_ promql: String, at endpoint: PrometheusEndpoint, timeout: Duration,
                       time: Date? = nil) async -> Result<QueryResult, PrometheusError> {
+        guard admits(endpoint.address) else { return .failure(.notAllowed(endpoint.address)) }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         // Prometheus parses durations in whole units: milliseconds, at least 1.
         var parameters = [("query", promql), ("timeout", "\(max(1, Int((seconds * 1000).rounded())))ms")]

@@ -42,6 +42,12 @@ public struct Lint: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "text or json.")
     public var output: OutputFormat = .text
 
+    @Option(help: "The controller's --prometheus-address: with it, templates' addresses are checked as the controller would.")
+    public var prometheusAddress: String?
+
+    @Option(help: "An address the controller's --allow-prometheus allows (repeatable).")
+    public var allowPrometheus: [String] = []
+
     public init() {}
 
     public func validate() throws {
@@ -49,15 +55,19 @@ public struct Lint: ParsableCommand {
     }
 
     public func run() throws {
-        let result = Lint.execute(files: files, output: output,
+        let allowlist = prometheusAddress != nil || !allowPrometheus.isEmpty
+            ? PrometheusAllowlist(defaultAddress: prometheusAddress, allowed: allowPrometheus) : nil
+        let result = Lint.execute(files: files, output: output, prometheus: allowlist,
                                   githubActions: ProcessInfo.processInfo.environment["GITHUB_ACTIONS"] == "true")
         print(result.stdout, terminator: "")
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 
-    public static func execute(files: [String], output: OutputFormat, githubActions: Bool) -> CommandOutput {
+    /// `prometheus`: the controller's allowlist, when known; without it addresses are not checked.
+    public static func execute(files: [String], output: OutputFormat, prometheus: PrometheusAllowlist? = nil,
+                               githubActions: Bool) -> CommandOutput {
         let set = ManifestSet(paths: files)
-        let findings = set.unreadable.sorted() + Linter.lint(set)
+        let findings = set.unreadable.sorted() + Linter.lint(set, prometheus: prometheus)
         let code: Int32 = set.unreadable.isEmpty ? (findings.isEmpty ? 0 : 1) : 2
         switch output {
         case .json:

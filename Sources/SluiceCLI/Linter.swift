@@ -47,7 +47,7 @@ public struct Finding: Codable, Sendable, Hashable, Comparable {
 /// against the Deployments, Services, DestinationRules and VirtualServices in the same files,
 /// as a mesh reviewer would.
 public enum Linter {
-    public static func lint(_ set: ManifestSet) -> [Finding] {
+    public static func lint(_ set: ManifestSet, prometheus: PrometheusAllowlist? = nil) -> [Finding] {
         var findings: [Finding] = []
         func add(_ source: ManifestSet.Source, _ problem: SpecProblem, prefix: String = "") {
             findings.append(Finding(file: source.file, line: source.document.line(of: problem.path), path: problem.path,
@@ -59,11 +59,11 @@ public enum Linter {
         let templates = set.all { if case .analysisTemplate(let t) = $0 { t } else { nil } }
         let catalog = TemplateCatalog(templates.map(\.1))
         for (source, template) in templates {
-            for problem in SpecValidator().problems(in: template) { add(source, problem) }
+            for problem in SpecValidator(prometheus: prometheus).problems(in: template) { add(source, problem) }
         }
         let rollouts = set.all { if case .rollout(let r) = $0 { r } else { nil } }
         for (source, rollout) in rollouts {
-            for problem in SpecValidator(templates: catalog).problems(in: rollout) { add(source, problem) }
+            for problem in SpecValidator(templates: catalog, prometheus: prometheus).problems(in: rollout) { add(source, problem) }
             for problem in referenceProblems(rollout, observation(for: rollout, in: set, templates: catalog)) { add(source, problem) }
         }
         findings += managedRouteFindings(rollouts, set)

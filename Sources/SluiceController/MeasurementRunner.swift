@@ -13,6 +13,7 @@ public struct MeasurementRunner: Sendable {
     let allowlist: PrometheusAllowlist
     let secrets: SecretReader
 
+    /// Build `querier` with `admits: allowlist.admits` so that nothing else can call another address either.
     public init(querier: PrometheusQuerier, allowlist: PrometheusAllowlist, secrets: SecretReader) {
         self.querier = querier
         self.allowlist = allowlist

@@ -12,6 +12,12 @@ public struct PrometheusAllowlist: Sendable, Hashable {
         self.allowed = allowed
     }
 
+    /// Whether a request may go to this address (for `PrometheusQuerier(admits:)`).
+    public var admits: @Sendable (String) -> Bool {
+        let list = self
+        return { list.refusal(of: $0) == nil }
+    }
+
     /// Nil when the address may be queried; otherwise why not, and what to do.
     public func refusal(of address: String?) -> String? {
         guard let address else {

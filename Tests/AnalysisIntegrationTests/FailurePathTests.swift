@@ -123,9 +123,9 @@ struct FailurePathTests {
         ])
         let start = roundedNow()
         let prometheus = try await PrometheusServer.start()
-        // A stopped server refuses connections; the client retries them until its connect timeout.
-        let querier = try PrometheusQuerier(connectTimeout: .seconds(1))
         let allowlist = PrometheusAllowlist(defaultAddress: prometheus.address)
+        // A stopped server refuses connections; the client retries them until its connect timeout.
+        let querier = try PrometheusQuerier(connectTimeout: .seconds(1), admits: allowlist.admits)
         let config = EngineConfig(prometheus: allowlist)
         let runner = MeasurementRunner(querier: querier, allowlist: allowlist, secrets: StaticSecrets())
         var world = WorldSimulator(rollout: rollout, templates: [template])

@@ -89,4 +89,14 @@ import Testing
         }
         #expect(message.lowercased().contains("certificate") || message.contains("handshake"), "\(message)")
     }
+
+    @Test func anAddressItDoesNotAdmitIsNeverCalled() async throws {
+        try await Self.withPrometheus({ _ in .full(code: 200, body: Self.fixture("scalar.json"), headers: []) }) { _, address, seen in
+            let querier = try PrometheusQuerier(admits: { $0 == "http://prometheus.example:9090" })
+            let refused = await querier.query("up", at: PrometheusEndpoint(address: address), timeout: .seconds(2))
+            try await querier.shutdown()
+            #expect(refused == .failure(.notAllowed(address)))
+            #expect(seen.requests.withLock { $0.isEmpty })
+        }
+    }
 }

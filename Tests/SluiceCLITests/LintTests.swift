@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCLI
+import SluiceCore
 import SluiceTestKit
 import Testing
 
@@ -163,5 +164,21 @@ import Testing
         let github = Lint.execute(files: [file], output: .text, githubActions: true)
         #expect(github.stdout.hasPrefix("::error file=\(file),line=\(line)::spec.strategy.canary.steps[4].setWeight: 125 is outside"))
         #expect(Finding(file: "a,b:c.yaml", line: 3, path: "", message: "50% off\nnext").annotation == "::error file=a%2Cb%3Ac.yaml,line=3::50%25 off%0Anext")
+    }
+
+    @Test func prometheusAddressesAreCheckedWhenTheControllersAllowlistIsGiven() throws {
+        let old = "        prometheus:\n          query: |\n            histogram_quantile"
+        #expect(Self.goodText().contains(old))
+        let text = Self.goodText().replacingOccurrences(
+            of: old, with: "        prometheus:\n          address: http://evil.example:9090\n          query: |\n            histogram_quantile")
+        let file = try Self.write(text)
+        let line = try #require(text.components(separatedBy: "\n").firstIndex { $0.contains("evil.example") }) + 1
+        #expect(Lint.execute(files: [file], output: .text, githubActions: false).exitCode == 0, "without the controller's flags, any address")
+        let allowlist = PrometheusAllowlist(defaultAddress: "http://prometheus.istio-system:9090")
+        let checked = Lint.execute(files: [file], output: .text, prometheus: allowlist, githubActions: false)
+        #expect(checked.exitCode == 1)
+        #expect(checked.stdout == "\(file):\(line): spec.metrics[0].provider.prometheus.address: 'http://evil.example:9090' is not allowed by the controller; add it to --allow-prometheus or use the default address\n")
+        let allowed = PrometheusAllowlist(defaultAddress: "http://prometheus.istio-system:9090", allowed: ["http://evil.example:9090"])
+        #expect(Lint.execute(files: [file], output: .text, prometheus: allowed, githubActions: false).exitCode == 0)
     }
 }
