@@ -150,12 +150,14 @@ extension Timeline {
             lines.append("  " + cols.joined(separator: "  "))
             if let gate = step.gate {
                 lines += gate.metrics.map { "          " + Timeline.describe($0) }
+                lines += Timeline.describeMissing(gate)
                 lines.append("          gate passes at \(at(step.endsAt)) at the earliest")
             }
         }
         if let background {
             lines.append("  background analysis from step \(background.fromStep ?? 0) until promotion:")
             lines += background.metrics.map { "          " + Timeline.describe($0) }
+            lines += Timeline.describeMissing(background)
         }
         var promotion = "  shortest time to full promotion: \(Timeline.format(shortestToPromotion))"
         if !waitsForPromotion.isEmpty {
@@ -184,6 +186,10 @@ extension Timeline {
     static func share(_ x: Double?) -> String {
         guard let x else { return "0%" }
         return x.rounded() == x ? "\(Int(x))%" : "\(x)%"
+    }
+
+    static func describeMissing(_ gate: Gate) -> [String] {
+        (gate.missingTemplates ?? []).map { "          \($0): not found in the given files (add them with -f); its metrics are left out" }
     }
 
     static func describe(_ m: MetricPlan) -> String {

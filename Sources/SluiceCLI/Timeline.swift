@@ -35,6 +35,8 @@ public struct Timeline: Codable, Sendable, Hashable {
         public var metrics: [MetricPlan]
         /// Background analysis: the step it starts at.
         public var fromStep: Int?
+        /// Templates not found in the given files: their metrics are not in the timeline.
+        public var missingTemplates: [String]?
     }
 
     public struct MetricPlan: Codable, Sendable, Hashable {
@@ -123,7 +125,7 @@ extension Timeline {
                     return m
                 }
                 let name = rollout.spec.strategy.blueGreen == nil ? "step-\(i)" : (weight == 100 ? "post-promotion" : "pre-promotion")
-                gate = Gate(name: name, metrics: metrics)
+                gate = Gate(name: name, metrics: metrics, missingTemplates: Timeline.missing(a.templates, templates))
                 action = "analysis " + a.templates.map(\.name).joined(separator: ", ")
                 t = metrics.filter { !$0.dryRun }.compactMap(\.measuredAt.last).max() ?? t
             }
@@ -144,7 +146,8 @@ extension Timeline {
                 }
                 return m
             }
-            background = Gate(name: "background", metrics: metrics, fromStep: startingStep)
+            background = Gate(name: "background", metrics: metrics, fromStep: startingStep,
+                              missingTemplates: Timeline.missing(bg.templates, templates))
         }
         self.init(rollout: "\(rollout.metadata.namespace ?? "default")/\(rollout.metadata.name ?? "")",
                   strategy: rollout.spec.strategy.blueGreen != nil ? "blueGreen" : "canary",
@@ -164,6 +167,11 @@ extension Timeline {
             if wanted == candidate { return candidate }
             candidate = wanted
         }
+    }
+
+    static func missing(_ refs: [TemplateRef], _ templates: TemplateCatalog) -> [String]? {
+        let names = refs.filter { templates.template($0) == nil }.map(\.name)
+        return names.isEmpty ? nil : names
     }
 
     static func metrics(_ refs: [TemplateRef], templates: TemplateCatalog) -> [MetricPlan] {
