@@ -28,13 +28,15 @@ public struct ManifestSet: Sendable {
             if files.isEmpty {
                 unreadable.append(Finding(file: path, line: 0, path: "", message: "no .yaml, .yml or .json files in this directory"))
             }
-            for file in files { read(file) }
+            for file in files { read(file, named: !isDirectory.boolValue) }
         }
     }
 
     static func manifestFiles(under directory: String) -> [String] {
         let base = URL(fileURLWithPath: directory)
-        guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        // Hidden files and directories (.git, .github) are not manifests.
+        guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey],
+                                                          options: [.skipsHiddenFiles]) else { return [] }
         var out: [String] = []
         for case let url as URL in walker where ["yaml", "yml", "json"].contains(url.pathExtension.lowercased()) {
             let relative = url.path.hasPrefix(base.path + "/") ? String(url.path.dropFirst(base.path.count + 1)) : url.lastPathComponent
@@ -43,7 +45,9 @@ public struct ManifestSet: Sendable {
         return out.sorted()
     }
 
-    mutating func read(_ file: String) {
+    /// `named`: the file was given itself, not found in a directory. There a document that is
+    /// no Kubernetes object at all (a Helm values file, say) is skipped instead of reported.
+    mutating func read(_ file: String, named: Bool = true) {
         files += 1
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
             unreadable.append(Finding(file: file, line: 0, path: "", message: "cannot be read as UTF-8 text"))
@@ -51,6 +55,7 @@ public struct ManifestSet: Sendable {
         }
         do {
             for document in try ManifestParser.parse(text) {
+                if !named, document.apiVersion == nil, document.kind == nil { continue }
                 let (manifest, problems) = document.manifest()
                 sources.append(Source(file: file, document: document, manifest: manifest, problems: problems))
             }

@@ -181,4 +181,17 @@ import Testing
         let allowed = PrometheusAllowlist(defaultAddress: "http://prometheus.istio-system:9090", allowed: ["http://evil.example:9090"])
         #expect(Lint.execute(files: [file], output: .text, prometheus: allowed, githubActions: false).exitCode == 0)
     }
+
+    @Test func directoriesSkipHiddenFilesAndNonKubernetesYAML() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-lint-dir-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent(".github/workflows"), withIntermediateDirectories: true)
+        try Data("on: push\njobs: {}\n".utf8).write(to: dir.appendingPathComponent(".github/workflows/ci.yaml"))
+        try Data("replicaCount: 2\n".utf8).write(to: dir.appendingPathComponent("values.yaml"))
+        try Data(Self.goodText().utf8).write(to: dir.appendingPathComponent("rollout.yaml"))
+        let walked = Lint.execute(files: [dir.path], output: .text, githubActions: false)
+        #expect(walked == CommandOutput(stdout: "2 files, 8 documents: no problems\n", exitCode: 0))
+        let named = Lint.execute(files: [dir.appendingPathComponent("values.yaml").path], output: .text, githubActions: false)
+        #expect(named.exitCode == 1, "a file given by name must hold Kubernetes objects")
+        #expect(named.stdout.contains("not a Kubernetes object"))
+    }
 }
