@@ -78,19 +78,34 @@ public struct Timeline: Codable, Sendable, Hashable {
 extension Timeline {
     /// The timeline of a Rollout, its templates looked up in `templates`.
     public init(rollout: Rollout, templates: TemplateCatalog) {
-        let steps = executedSteps(of: rollout.spec)
+        var walk = Walk(templates: templates, blueGreen: rollout.spec.strategy.blueGreen != nil)
+        let background = rollout.spec.strategy.canary?.analysis
+        for (i, step) in executedSteps(of: rollout.spec).enumerated() {
+            if background != nil, i == background?.startingStep ?? 0 { walk.backgroundStart = walk.t }
+            walk.run(step, index: i)
+        }
+        self.init(rollout: "\(rollout.metadata.namespace ?? "default")/\(rollout.metadata.name ?? "")",
+                  strategy: rollout.spec.strategy.blueGreen != nil ? "blueGreen" : "canary",
+                  steps: walk.steps, background: background.flatMap { walk.backgroundGate($0) },
+                  shortestToPromotion: walk.t, waitsForPromotion: walk.waits, exposure: Exposure(unguardedBeforePromotion: 0))
+        exposure = computeExposure()
+    }
+
+    /// The steps run one after another, the traffic they set and the time they take.
+    struct Walk {
+        let templates: TemplateCatalog
+        let blueGreen: Bool
         var t = 0.0
         var weight = 0
         var mirror = 0
         var headers: [String] = []
+        /// When the traffic changed: a measurement waits for `window` after each.
         var changes: [Double] = [0]
-        var out: [Step] = []
+        var steps: [Step] = []
         var waits: [Int] = []
         var backgroundStart: Double?
-        let canary = rollout.spec.strategy.canary
-        let startingStep = canary?.analysis?.startingStep ?? 0
-        for (i, step) in steps.enumerated() {
-            if canary?.analysis != nil, i == startingStep { backgroundStart = t }
+
+        mutating func run(_ step: CanaryStep, index: Int) {
             let start = t
             var gate: Gate?
             var action = ""
@@ -106,54 +121,45 @@ extension Timeline {
                 action = "setHeaderRoute \(h.name)"
                 if !headers.contains(h.name) { headers.append(h.name); changes.append(t) }
             } else if let p = step.pause {
-                if let d = p.duration?.seconds {
-                    action = "pause \(Timeline.format(d))"
-                    t += d
-                } else {
-                    action = "pause until a promote command"
-                    waits.append(i)
-                }
+                action = p.duration?.seconds.map { "pause \(Timeline.format($0))" } ?? "pause until a promote command"
+                if let d = p.duration?.seconds { t += d } else { waits.append(index) }
             } else if let a = step.analysis {
-                let metrics = Timeline.metrics(a.templates, templates: templates).map { m -> MetricPlan in
-                    var m = m
-                    var last: Double?
-                    for _ in 0..<max(m.count, 1) {
-                        let next = Timeline.due(after: last, start: t, window: m.window, interval: m.interval, changes: changes)
-                        m.measuredAt.append(next)
-                        last = next
-                    }
-                    return m
-                }
-                let name = rollout.spec.strategy.blueGreen == nil ? "step-\(i)" : (weight == 100 ? "post-promotion" : "pre-promotion")
-                gate = Gate(name: name, metrics: metrics, missingTemplates: Timeline.missing(a.templates, templates))
+                gate = stepGate(a, index: index)
                 action = "analysis " + a.templates.map(\.name).joined(separator: ", ")
-                t = metrics.filter { !$0.dryRun }.compactMap(\.measuredAt.last).max() ?? t
+                t = gate?.metrics.filter { !$0.dryRun }.compactMap(\.measuredAt.last).max() ?? t
             }
-            out.append(Step(index: i, action: action, startsAt: start, endsAt: t, canaryWeight: weight, mirrorPercentage: mirror,
-                            headerRoutes: headers, gate: gate))
+            steps.append(Step(index: index, action: action, startsAt: start, endsAt: t, canaryWeight: weight,
+                              mirrorPercentage: mirror, headerRoutes: headers, gate: gate))
         }
-        let end = t
-        var background: Gate?
-        if let bg = canary?.analysis, let bgStart = backgroundStart {
-            let metrics = Timeline.metrics(bg.templates, templates: templates).map { m -> MetricPlan in
+
+        /// A step's analysis: each metric's `count` measurements from now.
+        func stepGate(_ analysis: AnalysisStep, index: Int) -> Gate {
+            let metrics = Timeline.metrics(analysis.templates, templates: templates).map { m -> MetricPlan in
                 var m = m
-                var last: Double?
-                while m.count == 0 || m.measuredAt.count < m.count {
-                    let next = Timeline.due(after: last, start: bgStart, window: m.window, interval: m.interval, changes: changes)
-                    if next > end { break }
-                    m.measuredAt.append(next)
-                    last = next
+                for _ in 0..<max(m.count, 1) {
+                    m.measuredAt.append(Timeline.due(after: m.measuredAt.last, start: t, window: m.window, interval: m.interval, changes: changes))
                 }
                 return m
             }
-            background = Gate(name: "background", metrics: metrics, fromStep: startingStep,
-                              missingTemplates: Timeline.missing(bg.templates, templates))
+            let name = !blueGreen ? "step-\(index)" : (weight == 100 ? "post-promotion" : "pre-promotion")
+            return Gate(name: name, metrics: metrics, missingTemplates: Timeline.missing(analysis.templates, templates))
         }
-        self.init(rollout: "\(rollout.metadata.namespace ?? "default")/\(rollout.metadata.name ?? "")",
-                  strategy: rollout.spec.strategy.blueGreen != nil ? "blueGreen" : "canary",
-                  steps: out, background: background, shortestToPromotion: end, waitsForPromotion: waits,
-                  exposure: Exposure(unguardedBeforePromotion: 0))
-        exposure = computeExposure()
+
+        /// Background analysis: from its starting step until promotion (or `count` measurements).
+        func backgroundGate(_ analysis: BackgroundAnalysis) -> Gate? {
+            guard let start = backgroundStart else { return nil }
+            let metrics = Timeline.metrics(analysis.templates, templates: templates).map { m -> MetricPlan in
+                var m = m
+                while m.count == 0 || m.measuredAt.count < m.count {
+                    let next = Timeline.due(after: m.measuredAt.last, start: start, window: m.window, interval: m.interval, changes: changes)
+                    if next > t { break }
+                    m.measuredAt.append(next)
+                }
+                return m
+            }
+            return Gate(name: "background", metrics: metrics, fromStep: analysis.startingStep ?? 0,
+                        missingTemplates: Timeline.missing(analysis.templates, templates))
+        }
     }
 
     /// When a measurement is due: `interval` after the last one (or at the run's start), and
