@@ -89,11 +89,23 @@ extension Planner {
     }
 
     func runSummary(_ run: AnalysisRunStatus) -> String { AnalysisVerdict.summary(run) }
+
+    /// Keeps status small however many gates a Rollout has: of the step runs that are over,
+    /// only the newest `keptFinishedStepRuns` stay (their measurements are in the release's
+    /// timeline too). Runs in flight, background and blue-green runs always stay.
+    mutating func pruneFinishedRuns() {
+        guard let runs = status.analysis else { return }
+        let finished = runs.indices.filter { runs[$0].phase != .running && runs[$0].name.hasPrefix("step-") }
+        guard finished.count > AnalysisVerdict.keptFinishedStepRuns else { return }
+        let dropped = Set(finished.dropLast(AnalysisVerdict.keptFinishedStepRuns))
+        status.analysis = runs.indices.filter { !dropped.contains($0) }.map { runs[$0] }
+    }
 }
 
 /// Verdicts of measurements and runs, with the limits of DESIGN §3.
 enum AnalysisVerdict {
     static let keptMeasurements = 10
+    static let keptFinishedStepRuns = 3
 
     static func judge(_ result: MeasurementResult, metric: AnalysisMetric) -> Measurement {
         switch result.outcome {
@@ -120,8 +132,18 @@ enum AnalysisVerdict {
         case .error: metric.errors += 1
         }
         metric.consecutiveErrors = measurement.verdict == .error ? metric.consecutiveErrors + 1 : 0
-        metric.measurements = Array(((metric.measurements ?? []) + [measurement]).suffix(keptMeasurements))
+        metric.measurements = Array((sharingQuery(metric.measurements ?? [], with: measurement) + [measurement]).suffix(keptMeasurements))
         metric.phase = phase(of: metric)
+    }
+
+    /// Earlier measurements that ran the same query as `latest` leave it out: it is written
+    /// once, on the newest, which keeps status small when queries are long.
+    static func sharingQuery(_ earlier: [Measurement], with latest: Measurement) -> [Measurement] {
+        earlier.map { m in
+            var m = m
+            if m.query == latest.query { m.query = nil }
+            return m
+        }
     }
 
     static func phase(of metric: MetricRunStatus) -> AnalysisPhase {

@@ -20,6 +20,7 @@ extension Planner {
             actions = again.filter { !actions.contains($0) } + actions
         }
         setConditions()
+        pruneFinishedRuns()
         if actions.isEmpty {
             status.pending = nil
         } else {

@@ -18,6 +18,10 @@ extension Planner {
         guard var release = status.currentRelease else { return }
         let kept = release.timeline.filter { $0.type == .measurement }.count
         if kept < ReleaseRecord.maxTimelineMeasurements {
+            for i in release.timeline.indices where release.timeline[i].analysis == analysis && release.timeline[i].metric == metric
+                && release.timeline[i].measurement?.query == measurement.query {
+                release.timeline[i].measurement?.query = nil
+            }
             var entry = TimelineEntry(at: measurement.measuredAt, type: .measurement)
             entry.analysis = analysis
             entry.metric = metric

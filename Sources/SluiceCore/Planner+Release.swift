@@ -66,11 +66,15 @@ extension Planner {
             var history = status.history ?? []
             history.insert(release, at: 0)
             history = Array(history.prefix(spec.revisionHistoryLimit ?? RolloutSpec.defaultRevisionHistoryLimit))
-            // Status must stay well under the API server's object size limits, whatever the limit says.
-            var used = 0
+            // Status must stay well under the API server's object size limits, whatever the limit says:
+            // history gets what the rest of status leaves of the budget.
+            var rest = status
+            rest.history = nil
+            var used = (try? JSONValue(encoding: rest)).map(Planner.encodedSize) ?? 0
+            used = max(used, Planner.statusBudget - Planner.historyBudget)
             let fitting = history.prefix { entry in
                 used += (try? JSONValue(encoding: entry)).map(Planner.encodedSize) ?? 0
-                return used <= Planner.historyBudget
+                return used <= Planner.statusBudget
             }
             status.history = Array(history.prefix(max(1, fitting.count)))
             status.currentRelease = nil
@@ -172,7 +176,9 @@ extension Planner {
     }
 
     /// Bytes the history may take in status; with the rest of status it stays under 256 KiB.
-    static let historyBudget = 160 * 1024
+    static let historyBudget = 128 * 1024
+    /// The whole status: well under 256 KiB.
+    static let statusBudget = 224 * 1024
 
     static func encodedSize(_ value: JSONValue) -> Int {
         switch value {

@@ -186,8 +186,11 @@ public struct WorldSimulator: Sendable {
             let revision = rollout.status?.canaryRevision ?? ""
             let weight = rollout.status?.weights?.canary ?? 0
             pendingMeasurements.removeAll { $0.analysis == analysis && $0.metric == metric }
+            // The query as the run froze it, so that status sizes are realistic.
+            let query = rollout.status?.analysis?.first { $0.name == analysis && $0.revision == revision }?
+                .metrics.first { $0.name == metric }?.definition.provider.prometheus?.query ?? "q"
             pendingMeasurements.append(MeasurementResult(analysis: analysis, metric: metric, revision: revision, measuredAt: now,
-                                                         outcome: oracle(analysis, metric, revision, weight), query: "q"))
+                                                         outcome: oracle(analysis, metric, revision, weight), query: query))
         case .recordEvent(let event):
             events.append(event)
         }
