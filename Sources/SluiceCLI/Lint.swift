@@ -11,7 +11,7 @@ public struct Lint: ParsableCommand {
         Exit status: 0 no problems, 1 problems found, 2 input that cannot be read.
         """)
 
-    @Option(name: [.short, .customLong("filename")], help: "A manifest file or directory (repeatable).")
+    @Option(name: [.short, .customLong("filename")], help: "A manifest file or directory (repeatable); - reads standard input.")
     public var files: [String] = []
 
     @Option(name: [.short, .customLong("output")], help: "text or json.")

@@ -17,8 +17,14 @@ public struct ManifestSet: Sendable {
     public var unreadable: [Finding] = []
     public var files: Int = 0
 
-    public init(paths: [String]) {
+    /// `-` reads standard input (`kustomize build . | sluice lint -f -`).
+    public init(paths: [String], standardInput: @autoclosure () -> Data = FileHandle.standardInput.readDataToEndOfFile()) {
         for path in paths {
+            if path == "-" {
+                files += 1
+                parse(standardInput(), file: "-", named: true)
+                continue
+            }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 unreadable.append(Finding(file: path, line: 0, path: "", message: "no such file or directory"))
@@ -49,7 +55,15 @@ public struct ManifestSet: Sendable {
     /// no Kubernetes object at all (a Helm values file, say) is skipped instead of reported.
     mutating func read(_ file: String, named: Bool = true) {
         files += 1
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            unreadable.append(Finding(file: file, line: 0, path: "", message: "cannot be read"))
+            return
+        }
+        parse(data, file: file, named: named)
+    }
+
+    mutating func parse(_ data: Data, file: String, named: Bool) {
+        guard let text = String(data: data, encoding: .utf8) else {
             unreadable.append(Finding(file: file, line: 0, path: "", message: "cannot be read as UTF-8 text"))
             return
         }

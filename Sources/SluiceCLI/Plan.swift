@@ -8,7 +8,7 @@ public struct Plan: ParsableCommand {
         abstract: "Show the timeline each Rollout's release will follow and the worst-case exposure to a bad version.",
         discussion: "Analysis templates are looked up in the same files; give them with -f too.")
 
-    @Option(name: [.short, .customLong("filename")], help: "A manifest file or directory (repeatable).")
+    @Option(name: [.short, .customLong("filename")], help: "A manifest file or directory (repeatable); - reads standard input.")
     public var files: [String] = []
 
     @Option(name: [.short, .customLong("output")], help: "text or json.")

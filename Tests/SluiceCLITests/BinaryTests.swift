@@ -20,7 +20,7 @@ import Testing
         var stdout: String
     }
 
-    static func run(_ executable: String, _ args: [String], environment: [String: String] = [:]) async throws -> Run {
+    static func run(_ executable: String, _ args: [String], environment: [String: String] = [:], stdin: String = "") async throws -> Run {
         try await withCheckedThrowingContinuation { continuation in
             // Blocking waits stay off the cooperative threads.
             DispatchQueue.global().async {
@@ -34,7 +34,11 @@ import Testing
                     let out = Pipe()
                     process.standardOutput = out
                     process.standardError = FileHandle.nullDevice
+                    let input = Pipe()
+                    process.standardInput = input
                     try process.run()
+                    input.fileHandleForWriting.write(Data(stdin.utf8))
+                    try input.fileHandleForWriting.close()
                     let data = out.fileHandleForReading.readDataToEndOfFile()
                     process.waitUntilExit()
                     return Run(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self))
@@ -59,6 +63,9 @@ import Testing
         #expect(unreadable.status == 2)
         let usage = try await Self.run(sluice, ["lint"])
         #expect(usage.status == 64, "no -f is a usage error")
+        let piped = try await Self.run(sluice, ["lint", "-f", "-"], stdin: text.replacingOccurrences(of: "- setWeight: 25", with: "- setWeight: 125"))
+        #expect(piped.status == 1)
+        #expect(piped.stdout.hasPrefix("-:157: spec.strategy.canary.steps[4].setWeight: 125 is outside 0...100"), "\(piped.stdout)")
         let plan = try await Self.run(sluice, ["plan", "-f", "examples/canary.yaml", "-o", "json"])
         #expect(plan.status == 0)
         #expect(plan.stdout.contains("\"shortestToPromotion\" : 510"))
