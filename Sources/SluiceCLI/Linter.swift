@@ -26,6 +26,7 @@ public enum Linter {
             for problem in referenceProblems(rollout, observation(for: rollout, in: set, templates: catalog)) { add(source, problem) }
         }
         findings += managedRouteFindings(rollouts, set)
+        findings += selectorFindings(rollouts, set)
         findings += hostFindings(set)
         return findings.sorted()
     }

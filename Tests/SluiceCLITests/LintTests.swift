@@ -72,6 +72,10 @@ import Testing
              message: "route 'primary' of VirtualService checkout must route to exactly checkout-stable and checkout-canary"),
         Case(name: "the canary Service is missing", edits: [("  name: checkout-canary\n  namespace: shop\nspec:\n  selector", "  name: checkout-preview\n  namespace: shop\nspec:\n  selector")],
              line: "canaryService: checkout-canary", path: "spec.trafficRouting.istio.canaryService", message: "Service checkout-canary is not found in namespace shop"),
+        Case(name: "a Service that selects none of the Deployment's pods",
+             edits: [("  name: checkout-canary\n  namespace: shop\nspec:\n  selector: {app: checkout}", "  name: checkout-canary\n  namespace: shop\nspec:\n  selector: {app: checkout-v2}")],
+             line: "selector: {app: checkout-v2}", path: "spec.selector",
+             message: "Service checkout-canary selects app=checkout-v2, which the pods of Deployment shop/checkout do not carry (they have app=checkout); it would send traffic to none of them"),
         Case(name: "weights that do not sum to 100", edits: [("          weight: 100\n", "          weight: 90\n")], after: "kind: VirtualService",
              line: "route:", path: "spec.http[0].route", message: "the weights of route 'primary' sum to 90; Istio needs 100"),
         Case(name: "two VirtualServices claim one host", appended: secondVirtualService, after: "name: checkout-legacy", line: "hosts:",
@@ -193,5 +197,17 @@ import Testing
         let named = Lint.execute(files: [dir.appendingPathComponent("values.yaml").path], output: .text, githubActions: false)
         #expect(named.exitCode == 1, "a file given by name must hold Kubernetes objects")
         #expect(named.stdout.contains("not a Kubernetes object"))
+    }
+
+    @Test func aSubsetThatSelectsNoneOfTheDeploymentsPods() throws {
+        let good = RepositoryFiles.root.appendingPathComponent("examples/blue-green.yaml")
+        let text = try String(contentsOf: good, encoding: .utf8)
+        #expect(Lint.execute(files: [good.path], output: .text, githubActions: false).exitCode == 0)
+        let old = "    - name: canary\n      labels: {app: payments}"
+        #expect(text.contains(old))
+        let file = try Self.write(text.replacingOccurrences(of: old, with: "    - name: canary\n      labels: {app: payments, track: canary}"))
+        let result = Lint.execute(files: [file], output: .text, githubActions: false)
+        #expect(result.exitCode == 1)
+        #expect(result.stdout == "\(file):49: spec.subsets[1].labels: subset canary selects track=canary, which the pods of Deployment shop/payments do not carry (they have app=payments); it would send traffic to none of them\n")
     }
 }
