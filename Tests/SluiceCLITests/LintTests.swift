@@ -101,13 +101,7 @@ import Testing
              after: "kind: Rollout", line: "- name: checkout\n", path: "spec.trafficRouting.istio.virtualServices[0]", message: "route 'primary' already uses mirrors"),
     ]
 
-    static func write(_ text: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-lint-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let file = dir.appendingPathComponent("rollout.yaml")
-        try Data(text.utf8).write(to: file)
-        return file.path
-    }
+    static func write(_ text: String) throws -> String { try Scratch.file(text) }
 
     @Test(arguments: cases)
     func check(_ c: Case) throws {
@@ -187,7 +181,7 @@ import Testing
     }
 
     @Test func directoriesSkipHiddenFilesAndNonKubernetesYAML() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-lint-dir-\(UUID().uuidString)")
+        let dir = try Scratch.newDirectory()
         try FileManager.default.createDirectory(at: dir.appendingPathComponent(".github/workflows"), withIntermediateDirectories: true)
         try Data("on: push\njobs: {}\n".utf8).write(to: dir.appendingPathComponent(".github/workflows/ci.yaml"))
         try Data("replicaCount: 2\n".utf8).write(to: dir.appendingPathComponent("values.yaml"))

@@ -86,9 +86,8 @@ import Testing
 
     @Test func templatesMissingFromTheFilesAreNamed() throws {
         let text = try String(contentsOfFile: Self.example("canary.yaml"), encoding: .utf8)
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-plan-\(UUID().uuidString).yaml")
-        try Data(text.replacingOccurrences(of: "{name: checkout-latency-p99}]", with: "{name: checkout-latency-p95}]").utf8).write(to: file)
-        let out = Plan.execute(files: [file.path], output: .text).stdout
+        let file = try Scratch.file(text.replacingOccurrences(of: "{name: checkout-latency-p99}]", with: "{name: checkout-latency-p95}]"))
+        let out = Plan.execute(files: [file], output: .text).stdout
         #expect(out.contains("          checkout-latency-p95: not found in the given files (add them with -f); its metrics are left out\n"))
     }
 }
