@@ -16,6 +16,11 @@ public struct Finding: Codable, Sendable, Hashable, Comparable {
         self.message = message
     }
 
+    /// A problem at `path` of a document, on the line that field is written on.
+    init(_ source: ManifestSet.Source, _ path: String, _ message: String) {
+        self.init(file: source.file, line: source.document.line(of: path), path: path, message: message)
+    }
+
     public static func < (a: Finding, b: Finding) -> Bool {
         (a.file, a.line, a.path, a.message) < (b.file, b.line, b.path, b.message)
     }

@@ -82,4 +82,25 @@ public struct ManifestSet: Sendable {
     func all<T>(_ pick: (Manifest) -> T?) -> [(Source, T)] {
         sources.compactMap { source in source.manifest.flatMap(pick).map { (source, $0) } }
     }
+
+    var rollouts: [(Source, Rollout)] { all { if case .rollout(let r) = $0 { r } else { nil } } }
+    var templates: [(Source, AnalysisTemplate)] { all { if case .analysisTemplate(let t) = $0 { t } else { nil } } }
+    var deployments: [(Source, Deployment)] { all { if case .deployment(let d) = $0 { d } else { nil } } }
+    var services: [(Source, Service)] { all { if case .service(let s) = $0 { s } else { nil } } }
+    var destinationRules: [(Source, DestinationRule)] { all { if case .destinationRule(let r) = $0 { r } else { nil } } }
+    var virtualServices: [(Source, VirtualService)] { all { if case .virtualService(let v) = $0 { v } else { nil } } }
+
+    /// The object of this name in this namespace (an object without one is in `default`).
+    static func named<T: NamedObject>(_ name: String?, in namespace: String, _ objects: [(Source, T)]) -> (Source, T)? {
+        objects.first { $0.1.metadata.name == name && ($0.1.metadata.namespace ?? "default") == namespace }
+    }
 }
+
+/// The kinds lint looks up by name and namespace.
+protocol NamedObject {
+    var metadata: ObjectMeta { get }
+}
+
+extension Deployment: NamedObject {}
+extension Service: NamedObject {}
+extension IstioObject: NamedObject {}

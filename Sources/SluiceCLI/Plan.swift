@@ -31,8 +31,8 @@ public struct Plan: ParsableCommand {
         if !set.unreadable.isEmpty {
             return CommandOutput(stdout: set.unreadable.sorted().map { $0.text + "\n" }.joined(), exitCode: 2)
         }
-        let templates = TemplateCatalog(set.all { if case .analysisTemplate(let t) = $0 { t } else { nil } }.map(\.1))
-        let timelines = set.all { if case .rollout(let r) = $0 { r } else { nil } }.map { Timeline(rollout: $0.1, templates: templates) }
+        let templates = TemplateCatalog(set.templates.map(\.1))
+        let timelines = set.rollouts.map { Timeline(rollout: $0.1, templates: templates) }
         if timelines.isEmpty {
             return CommandOutput(stdout: "no Rollout in the given files\n", exitCode: 1)
         }
