@@ -34,8 +34,7 @@ public struct Lint: ParsableCommand {
             ? PrometheusAllowlist(defaultAddress: prometheusAddress, allowed: allowPrometheus) : nil
         let result = Lint.execute(files: files, output: output, prometheus: allowlist,
                                   githubActions: ProcessInfo.processInfo.environment["GITHUB_ACTIONS"] == "true")
-        print(result.stdout, terminator: "")
-        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        try result.emit()
     }
 
     /// `prometheus`: the controller's allowlist, when known; without it addresses are not checked.

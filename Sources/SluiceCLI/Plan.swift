@@ -22,8 +22,7 @@ public struct Plan: ParsableCommand {
 
     public func run() throws {
         let result = Plan.execute(files: files, output: output)
-        print(result.stdout, terminator: "")
-        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        try result.emit()
     }
 
     public static func execute(files: [String], output: OutputFormat) -> CommandOutput {

@@ -26,6 +26,12 @@ public struct CommandOutput: Sendable, Equatable {
         self.stdout = stdout
         self.exitCode = exitCode
     }
+
+    /// Prints the output and ends the command with its exit code.
+    func emit() throws {
+        print(stdout, terminator: "")
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
 }
 
 func encodeJSON<T: Encodable>(_ value: T) -> String {

@@ -8,11 +8,9 @@ extension Timeline {
         lines.append("  step  at        canary  mirror  header routes  action")
         for step in steps {
             let headers = step.headerRoutes.isEmpty ? "-" : step.headerRoutes.joined(separator: ",")
-            let cols = [String(step.index).padding(toLength: 4, withPad: " ", startingAt: 0),
-                        at(step.startsAt).padding(toLength: 8, withPad: " ", startingAt: 0),
-                        "\(step.canaryWeight)%".padding(toLength: 6, withPad: " ", startingAt: 0),
-                        (step.mirrorPercentage > 0 ? "\(step.mirrorPercentage)%" : "-").padding(toLength: 6, withPad: " ", startingAt: 0),
-                        headers.padding(toLength: 13, withPad: " ", startingAt: 0), step.action]
+            func column(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+            let cols = [column(String(step.index), 4), column(at(step.startsAt), 8), column("\(step.canaryWeight)%", 6),
+                        column(step.mirrorPercentage > 0 ? "\(step.mirrorPercentage)%" : "-", 6), column(headers, 13), step.action]
             lines.append("  " + cols.joined(separator: "  "))
             if let gate = step.gate {
                 lines += gate.metrics.map { "          " + Timeline.describe($0) }

@@ -230,9 +230,10 @@ extension Timeline {
                 || (until - s == $0.until - $0.s && averageWeight(s, until) > averageWeight($0.s, $0.until)) } ?? true
             if longer { worst = (s, until, by) }
         }
+        // From the later of the first traffic and the last measurement before promotion.
         let lastMeasurement = measurementTimes.filter { $0 <= shortestToPromotion }.max()
-        let unguardedFrom = max(lastMeasurement ?? firstTraffic ?? shortestToPromotion, firstTraffic ?? shortestToPromotion)
-        var exposure = Exposure(unguardedBeforePromotion: firstTraffic == nil ? 0 : max(0, shortestToPromotion - unguardedFrom))
+        let unguarded = firstTraffic.map { first in max(0, shortestToPromotion - max(lastMeasurement ?? first, first)) } ?? 0
+        var exposure = Exposure(unguardedBeforePromotion: unguarded)
         if let worst {
             exposure.seconds = worst.until - worst.s
             exposure.from = worst.s
