@@ -94,9 +94,7 @@ public struct WorldSimulator: Sendable {
     /// after the status write). Returns the plan.
     @discardableResult
     public mutating func reconcile(execute: Bool = true, pendingDone: Bool = true, config: EngineConfig = EngineConfig()) -> Plan {
-        let plan = SluiceCore.plan(rollout, observation(pendingDone: pendingDone), now: now, config: config)
-        rollout.status = plan.status
-        pendingMeasurements = []
+        let plan = planAndWriteStatus(pendingDone: pendingDone, config: config)
         if execute {
             for action in plan.actions { apply(action) }
         }
@@ -109,9 +107,7 @@ public struct WorldSimulator: Sendable {
     @discardableResult
     public mutating func reconcile(config: EngineConfig = EngineConfig(),
                                    measure: (Rollout, _ analysis: String, _ metric: String, KubeTime) async -> MeasurementResult?) async -> Plan {
-        let plan = SluiceCore.plan(rollout, observation(), now: now, config: config)
-        rollout.status = plan.status
-        pendingMeasurements = []
+        let plan = planAndWriteStatus(pendingDone: true, config: config)
         for action in plan.actions {
             guard case .runMeasurement(let analysis, let metric) = action else {
                 apply(action)
@@ -121,6 +117,14 @@ public struct WorldSimulator: Sendable {
             if let result = await measure(rollout, analysis, metric, now) { pendingMeasurements.append(result) }
         }
         runDeploymentController()
+        return plan
+    }
+
+    /// Plans on what is observed now and writes the status; the measurements observed are consumed.
+    mutating func planAndWriteStatus(pendingDone: Bool, config: EngineConfig) -> Plan {
+        let plan = SluiceCore.plan(rollout, observation(pendingDone: pendingDone), now: now, config: config)
+        rollout.status = plan.status
+        pendingMeasurements = []
         return plan
     }
 
@@ -137,12 +141,8 @@ public struct WorldSimulator: Sendable {
         for _ in 0..<limit {
             let plan = reconcile()
             if let until, until(self) { return }
-            switch plan.requeue {
-            case .after(let seconds): now = now.adding(seconds: max(seconds, 1))
-            case .awaitChange:
-                if plan.actions.isEmpty && pendingMeasurements.isEmpty { return }
-                now = now.adding(seconds: 1)
-            }
+            if case .awaitChange = plan.requeue, plan.actions.isEmpty, pendingMeasurements.isEmpty { return }
+            advance(after: plan)
         }
     }
 
