@@ -9,21 +9,22 @@ public enum IstioMetrics {
                                                    30000, 60000, 300000, 600000, 1800000, 3600000]
 
     public static func series(_ traffic: [WorkloadTraffic], from start: Date, to end: Date, every step: TimeInterval = 15) -> [TimeSeries] {
-        let times = stride(from: 0.0, through: end.timeIntervalSince(start), by: step).map { start.addingTimeInterval($0) }
+        let elapsed = Array(stride(from: 0.0, through: end.timeIntervalSince(start), by: step))
         var out: [TimeSeries] = []
         for t in traffic {
-            // A counter at time x: the requests of that kind served since `start`.
-            func samples(_ perSecond: Double, errors: Bool? = nil) -> [TimeSeries.Sample] {
-                times.map { x in
-                    var served = perSecond * x.timeIntervalSince(start)
-                    if let errors, let change = t.errorRatioChange, x > change.at {
-                        let after = x.timeIntervalSince(max(change.at, start))
-                        let (old, new) = errors ? (t.errorRatio, change.ratio) : (1 - t.errorRatio, 1 - change.ratio)
-                        served = t.requestsPerSecond * (old * (x.timeIntervalSince(start) - after) + new * after)
-                    }
-                    return TimeSeries.Sample(timestamp: Int64((x.timeIntervalSince1970 * 1000).rounded()), value: served)
+            let change = t.errorRatioChange.map { (at: max(0, $0.at.timeIntervalSince(start)), ratio: $0.ratio) }
+            // A counter: the requests served since `start` with this share before the change and `after` it.
+            func counter(_ share: Double, after: Double) -> [TimeSeries.Sample] {
+                elapsed.map { x in
+                    let before = min(x, change?.at ?? x)
+                    let served = t.requestsPerSecond * (share * before + after * (x - before))
+                    return TimeSeries.Sample(timestamp: Int64((start.addingTimeInterval(x).timeIntervalSince1970 * 1000).rounded()), value: served)
                 }
             }
+            let errorsAfter = change?.ratio ?? t.errorRatio
+            let codes = [("200", 1 - t.errorRatio, 1 - errorsAfter), ("503", t.errorRatio, errorsAfter)].filter { $0.1 > 0 || $0.2 > 0 }
+            let requests = codes.map { counter($0.1, after: $0.2) }
+            let meanMilliseconds = t.latency.reduce(0) { $0 + $1.share * $1.milliseconds }
             for reporter in ["destination", "source"] {
                 let base = [
                     "reporter": reporter,
@@ -36,30 +37,22 @@ public enum IstioMetrics {
                     "destination_canonical_service": t.service,
                     "request_protocol": "http",
                 ]
-                let after = t.errorRatioChange?.ratio ?? t.errorRatio
-                let codes = [("200", 1 - t.errorRatio, 1 - after, false), ("503", t.errorRatio, after, true)]
-                for (code, share, shareAfter, isError) in codes where share > 0 || shareAfter > 0 {
-                    var labels = base
-                    labels["response_code"] = code
-                    labels["__name__"] = "istio_requests_total"
-                    let requests = samples(t.requestsPerSecond * share, errors: isError)
-                    func scaled(_ factor: Double) -> [TimeSeries.Sample] {
-                        requests.map { TimeSeries.Sample(timestamp: $0.timestamp, value: $0.value * factor) }
+                for ((code, _, _), served) in zip(codes, requests) {
+                    func series(_ name: String, le: String? = nil, times factor: Double = 1) -> TimeSeries {
+                        var labels = base
+                        labels["__name__"] = name
+                        labels["response_code"] = code
+                        labels["le"] = le
+                        return TimeSeries(labels: labels, samples: served.map { .init(timestamp: $0.timestamp, value: $0.value * factor) })
                     }
-                    out.append(TimeSeries(labels: labels, samples: requests))
+                    out.append(series("istio_requests_total"))
                     // Every answer takes the workload's latency, whatever its code.
                     for le in durationBuckets.map(Optional.some) + [nil] {
                         let within = t.latency.filter { le == nil || $0.milliseconds <= le! }.reduce(0) { $0 + $1.share }
-                        labels["__name__"] = "istio_request_duration_milliseconds_bucket"
-                        labels["le"] = le.map(formatBound) ?? "+Inf"
-                        out.append(TimeSeries(labels: labels, samples: scaled(within)))
+                        out.append(series("istio_request_duration_milliseconds_bucket", le: le.map(formatBound) ?? "+Inf", times: within))
                     }
-                    labels["le"] = nil
-                    labels["__name__"] = "istio_request_duration_milliseconds_count"
-                    out.append(TimeSeries(labels: labels, samples: requests))
-                    let meanMilliseconds = t.latency.reduce(0) { $0 + $1.share * $1.milliseconds }
-                    labels["__name__"] = "istio_request_duration_milliseconds_sum"
-                    out.append(TimeSeries(labels: labels, samples: scaled(meanMilliseconds)))
+                    out.append(series("istio_request_duration_milliseconds_count"))
+                    out.append(series("istio_request_duration_milliseconds_sum", times: meanMilliseconds))
                 }
             }
         }
