@@ -1,4 +1,5 @@
 import Foundation
+import SluiceModel
 
 /// Where the repository's own files (`crds/`, `examples/`, `analysis-templates/`) and the shared
 /// test fixtures (`../shared/fixtures`, beside the checkout) are.
@@ -34,5 +35,15 @@ public enum RepositoryFiles {
         let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)
         let files = (walker?.allObjects as? [URL] ?? []).filter { ["yaml", "yml"].contains($0.pathExtension) }
         return files.sorted { $0.path < $1.path }
+    }
+
+    /// The ClusterAnalysisTemplates in `analysis-templates/`: long, real PromQL.
+    public static func readyTemplates() throws -> [AnalysisTemplate] {
+        try yamlFiles(in: root.appendingPathComponent("analysis-templates")).flatMap { file in
+            try ManifestParser.parse(String(contentsOf: file, encoding: .utf8)).compactMap { doc -> AnalysisTemplate? in
+                guard case .analysisTemplate(let t)? = doc.manifest().manifest else { return nil }
+                return t
+            }
+        }
     }
 }

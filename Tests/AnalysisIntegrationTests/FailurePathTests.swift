@@ -23,7 +23,7 @@ struct FailurePathTests {
     ]
 
     static func successRate() throws -> AnalysisTemplate {
-        try #require(try Analysis.readyTemplates().first { $0.metadata.name == "success-rate" })
+        try #require(try RepositoryFiles.readyTemplates().first { $0.metadata.name == "success-rate" })
     }
 
     @Test func aQueryPrometheusRejectsIsAnErrorNotAVerdict() async throws {

@@ -18,31 +18,19 @@ enum Analysis {
     static let stable = "checkout"
     static let canary = "checkout-5d8f7c4b9"
 
-    /// The ClusterAnalysisTemplates in `analysis-templates/`.
-    static func readyTemplates() throws -> [AnalysisTemplate] {
-        try RepositoryFiles.yamlFiles(in: RepositoryFiles.root.appendingPathComponent("analysis-templates")).flatMap { file in
-            try ManifestParser.parse(String(contentsOf: file, encoding: .utf8)).compactMap { doc -> AnalysisTemplate? in
-                guard case .analysisTemplate(let t)? = doc.manifest().0 else { return nil }
-                return t
-            }
-        }
-    }
-
-    /// Each metric of the template as a run would hold it (template defaults for args), measured
-    /// for the canary of `checkout` in `shop`.
-    static func targets(_ template: AnalysisTemplate, args given: [AnalysisArg] = [], namespace: String = namespace,
-                        canary: String? = canary) -> [MeasurementTarget] {
-        let args = (template.spec.args ?? []).map { declared in given.first { $0.name == declared.name } ?? declared }
-        return template.spec.metrics.map { metric in
+    /// Each metric of the template as a run would hold it (the template's args, with their
+    /// defaults), measured for the canary of `checkout` in `shop`.
+    static func targets(_ template: AnalysisTemplate) -> [MeasurementTarget] {
+        template.spec.metrics.map { metric in
             var run = MetricRunStatus(name: metric.name, template: template.metadata.name ?? "", definition: metric)
-            run.args = args.isEmpty ? nil : args
+            run.args = template.spec.args
             return MeasurementTarget(analysis: "step-1", revision: "5d8f7c4b9", metric: run, namespace: namespace,
                                      rollout: "checkout", stable: stable, canary: canary)
         }
     }
 
-    static func runner(_ prometheus: PrometheusServer, querier: PrometheusQuerier, secrets: SecretReader = StaticSecrets()) -> MeasurementRunner {
-        MeasurementRunner(querier: querier, allowlist: PrometheusAllowlist(defaultAddress: prometheus.address), secrets: secrets)
+    static func runner(_ prometheus: PrometheusServer, querier: PrometheusQuerier) -> MeasurementRunner {
+        MeasurementRunner(querier: querier, allowlist: PrometheusAllowlist(defaultAddress: prometheus.address), secrets: StaticSecrets())
     }
 
     /// Starts a Prometheus, writes the traffic (70 minutes of it, ending at `now`), runs `body`, stops it.

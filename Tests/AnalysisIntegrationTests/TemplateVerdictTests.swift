@@ -4,6 +4,7 @@ import PrometheusTestKit
 import SluiceController
 import SluiceCore
 import SluiceModel
+import SluiceTestKit
 import Testing
 
 /// Every ready template in `analysis-templates/`, run against a real Prometheus holding Istio's
@@ -84,7 +85,7 @@ struct TemplateVerdictTests {
             if canary.errorRatioChange != nil { canary.errorRatioChange!.at = now.addingTimeInterval(-240) }
             traffic.append(canary)
         }
-        let templates = try Analysis.readyTemplates()
+        let templates = try RepositoryFiles.readyTemplates()
         #expect(templates.count == 6)
         try await Analysis.withPrometheus(traffic, now: now) { prometheus, querier in
             let runner = Analysis.runner(prometheus, querier: querier)

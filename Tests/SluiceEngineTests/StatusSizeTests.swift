@@ -6,18 +6,8 @@ import Testing
 
 /// Status must stay well under the API server's limits however many gates a Rollout has.
 @Suite struct StatusSizeTests {
-    /// The repository's ready templates: long, real PromQL.
-    static func readyTemplates() throws -> [AnalysisTemplate] {
-        try RepositoryFiles.yamlFiles(in: RepositoryFiles.root.appendingPathComponent("analysis-templates")).flatMap { file in
-            try ManifestParser.parse(String(contentsOf: file, encoding: .utf8)).compactMap { doc -> AnalysisTemplate? in
-                guard case .analysisTemplate(let t)? = doc.manifest().0 else { return nil }
-                return t
-            }
-        }
-    }
-
     @Test func manyGatesWithLongQueriesStayUnder256KiB() throws {
-        let templates = try Self.readyTemplates()
+        let templates = try RepositoryFiles.readyTemplates()
         let refs = templates.map { TemplateRef(name: $0.metadata.name ?? "", clusterScope: true) }
         let gate = CanaryStep(analysis: AnalysisStep(templates: refs))
         var steps: [CanaryStep] = []
