@@ -9,6 +9,8 @@ import Testing
 @Suite struct LintTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
+        /// The good manifest the case edits, in `examples/`.
+        var example = "canary.yaml"
         var edits: [(String, String)] = []
         var appended: String = ""
         /// The finding's line is the first line containing `line`, searched from the first line containing `after`.
@@ -19,8 +21,9 @@ import Testing
         var testDescription: String { name }
     }
 
-    static let good = RepositoryFiles.root.appendingPathComponent("examples/canary.yaml")
-    static func goodText() -> String { (try? String(contentsOf: good, encoding: .utf8)) ?? "" }
+    static func goodText(_ example: String = "canary.yaml") -> String {
+        (try? RepositoryFiles.text("examples/\(example)")) ?? ""
+    }
 
     static let secondVirtualService = """
     ---
@@ -76,6 +79,14 @@ import Testing
              edits: [("  name: checkout-canary\n  namespace: shop\nspec:\n  selector: {app: checkout}", "  name: checkout-canary\n  namespace: shop\nspec:\n  selector: {app: checkout-v2}")],
              line: "selector: {app: checkout-v2}", path: "spec.selector",
              message: "Service checkout-canary selects app=checkout-v2, which the pods of Deployment shop/checkout do not carry (they have app=checkout); it would send traffic to none of them"),
+        Case(name: "the DestinationRule is missing", example: "blue-green.yaml",
+             edits: [("kind: DestinationRule\nmetadata:\n  name: payments", "kind: DestinationRule\nmetadata:\n  name: payments-dr")],
+             after: "destinationRule:", line: "name: payments", path: "spec.trafficRouting.istio.destinationRule.name",
+             message: "DestinationRule payments is not found"),
+        Case(name: "a subset is missing", example: "blue-green.yaml",
+             edits: [("    - name: canary\n      labels: {app: payments}", "    - name: preview\n      labels: {app: payments}")],
+             line: "canarySubsetName: canary", path: "spec.trafficRouting.istio.destinationRule.canarySubsetName",
+             message: "DestinationRule payments has no subset 'canary'"),
         Case(name: "weights that do not sum to 100", edits: [("          weight: 100\n", "          weight: 90\n")], after: "kind: VirtualService",
              line: "route:", path: "spec.http[0].route", message: "the weights of route 'primary' sum to 90; Istio needs 100"),
         Case(name: "two VirtualServices claim one host", appended: secondVirtualService, after: "name: checkout-legacy", line: "hosts:",
@@ -105,9 +116,9 @@ import Testing
 
     @Test(arguments: cases)
     func check(_ c: Case) throws {
-        let good = Lint.execute(files: [try Self.write(Self.goodText())], output: .text, githubActions: false)
+        let good = Lint.execute(files: [try Self.write(Self.goodText(c.example))], output: .text, githubActions: false)
         #expect(good.exitCode == 0, "\(good.stdout)")
-        var text = Self.goodText()
+        var text = Self.goodText(c.example)
         for (old, new) in c.edits {
             #expect(text.contains(old), "the edit applies: \(old)")
             text = text.replacingOccurrences(of: old, with: new)
