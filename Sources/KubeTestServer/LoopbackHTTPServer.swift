@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// An HTTP/1.1 server on 127.0.0.1 that hands each request to an async handler. Answers are
 /// whole bodies or line streams (a watch). The test API server and scripted test servers stand on it.
@@ -26,12 +27,14 @@ public final class LoopbackHTTPServer: Sendable {
 
     let group: MultiThreadedEventLoopGroup
     let channel: Channel
+    let answering = Answering()
 
     public var port: Int { channel.localAddress?.port ?? 0 }
 
     public init(port: Int = 0, tls: NIOSSLContext? = nil, handler: @escaping Handler) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
+        let answering = self.answering
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -39,25 +42,64 @@ public final class LoopbackHTTPServer: Sendable {
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                 } ?? channel.eventLoop.makeSucceededVoidFuture()
                 return tlsReady.flatMap {
-                    channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(ChannelHandler(handler: handler)) }
+                    channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(ChannelHandler(handler: handler, answering: answering)) }
                 }
             }
             .bind(host: "127.0.0.1", port: port).get()
     }
 
+    /// Stops accepting, cancels the handlers still answering and waits for them (so none writes
+    /// to an event loop that is gone), then shuts the event loop down.
     public func stop() async throws {
         try await channel.close()
+        await answering.stop()
         try await group.shutdownGracefully()
+    }
+
+    /// The tasks answering requests, so that `stop` can end them first.
+    final class Answering: Sendable {
+        struct State {
+            var stopped = false
+            var next = 0
+            var tasks: [Int: Task<Void, Never>] = [:]
+        }
+        let state = Mutex(State())
+
+        /// Runs `body` in a task of its own, unless the server has stopped.
+        func start(_ body: @escaping @Sendable () async -> Void) {
+            state.withLock { state in
+                guard !state.stopped else { return }
+                let id = state.next
+                state.next += 1
+                state.tasks[id] = Task { [self] in
+                    await body()
+                    _ = self.state.withLock { $0.tasks.removeValue(forKey: id) }
+                }
+            }
+        }
+
+        func stop() async {
+            let tasks = state.withLock { state in
+                state.stopped = true
+                return Array(state.tasks.values)
+            }
+            for task in tasks { task.cancel() }
+            for task in tasks { await task.value }
+        }
     }
 
     final class ChannelHandler: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let handler: Handler
+        let answering: Answering
         var head: HTTPRequestHead?
         var body = Data()
 
-        init(handler: @escaping Handler) { self.handler = handler }
+        init(handler: @escaping Handler, answering: Answering) {
+            self.handler = handler
+            self.answering = answering
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -78,7 +120,7 @@ public final class LoopbackHTTPServer: Sendable {
                 let bound = NIOLoopBound(context, eventLoop: loop)
                 let handler = self.handler
                 let keepAlive = head.isKeepAlive
-                Task {
+                answering.start {
                     switch await handler(request) {
                     case .full(let code, let data, let extra):
                         loop.execute { ChannelHandler.write(bound.value, code: code, body: data, headers: extra, keepAlive: keepAlive) }
