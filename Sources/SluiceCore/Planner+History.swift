@@ -6,7 +6,7 @@ extension Planner {
         guard status.currentRelease != nil else { return }
         var entry = TimelineEntry(at: now, type: type)
         fill(&entry)
-        status.currentRelease?.timeline.append(entry)
+        status.currentRelease?.append(entry)
     }
 
     mutating func recordPhase(_ phase: RolloutPhase, _ message: String) {
@@ -26,7 +26,7 @@ extension Planner {
             entry.analysis = analysis
             entry.metric = metric
             entry.measurement = measurement
-            release.timeline.append(entry)
+            release.append(entry)
         } else {
             var tally = release.omittedMeasurements ?? MeasurementTally()
             switch measurement.verdict {

@@ -15,7 +15,7 @@ extension SpecValidator {
         checkReplicas(rollout.spec.canaryReplicas, spec / "canaryReplicas", &list)
         list.atLeast(rollout.spec.progressDeadlineSeconds, 1, spec / "progressDeadlineSeconds")
         list.atLeast(rollout.spec.scaleDownDelaySeconds, 0, spec / "scaleDownDelaySeconds")
-        list.atLeast(rollout.spec.revisionHistoryLimit, 0, spec / "revisionHistoryLimit")
+        list.range(rollout.spec.revisionHistoryLimit, 0...RolloutSpec.maxRevisionHistoryLimit, spec / "revisionHistoryLimit")
         checkStrategy(rollout.spec.strategy, spec / "strategy", &list)
         return list.problems
     }

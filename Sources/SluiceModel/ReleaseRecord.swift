@@ -12,6 +12,19 @@ public struct ReleaseRecord: Codable, Sendable, Hashable {
     public var omittedMeasurements: MeasurementTally?
 
     public static let maxTimelineMeasurements = 20
+    /// The CRD's `maxItems` for a timeline: a real API server refuses a longer one.
+    public static let maxTimelineEntries = 512
+
+    /// Appends to the timeline; a full timeline first drops its oldest entry after the first
+    /// that is not a measurement (measurements are bounded on their own), so a long fight with a
+    /// GitOps tool over the weights cannot grow status past what the API server accepts.
+    public mutating func append(_ entry: TimelineEntry) {
+        if timeline.count >= Self.maxTimelineEntries,
+           let oldest = timeline.indices.dropFirst().first(where: { timeline[$0].type != .measurement }) {
+            timeline.remove(at: oldest)
+        }
+        timeline.append(entry)
+    }
 
     public init(revision: String, images: [String], startedAt: KubeTime, timeline: [TimelineEntry] = []) {
         self.revision = revision

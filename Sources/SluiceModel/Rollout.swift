@@ -35,6 +35,8 @@ public struct RolloutSpec: Codable, Sendable, Hashable {
     public static let defaultProgressDeadlineSeconds = 600
     public static let defaultScaleDownDelaySeconds = 30
     public static let defaultRevisionHistoryLimit = 10
+    /// The CRD's maximum: history entries are large, and status must stay under the API server's limits.
+    public static let maxRevisionHistoryLimit = 100
 
     public init(workloadRef: WorkloadRef, trafficRouting: TrafficRouting, strategy: Strategy) {
         self.workloadRef = workloadRef

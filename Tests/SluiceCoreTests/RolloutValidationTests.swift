@@ -25,6 +25,8 @@ import Testing
         Case(name: "weight above 100", rollout: .fixture().steps([CanaryStep(setWeight: 20), CanaryStep(pause: PauseStep()),
                                                                  CanaryStep(), CanaryStep(setWeight: 140)]),
              path: "spec.strategy.canary.steps[3].setWeight", message: "140 is outside 0...100"),
+        Case(name: "history limit above the CRD's maximum", rollout: .fixture().with { $0.spec.revisionHistoryLimit = 101 },
+             path: "spec.revisionHistoryLimit", message: "101 is outside 0...100"),
         Case(name: "negative weight", rollout: .fixture().steps([CanaryStep(setWeight: -5)]),
              path: "spec.strategy.canary.steps[0].setWeight", message: "-5 is outside 0...100"),
         Case(name: "step with no type (an unknown step type decodes to one)",

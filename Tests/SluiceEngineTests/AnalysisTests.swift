@@ -175,21 +175,21 @@ final class Counter: Sendable {
         }
         #expect(small.status.history?.map(\.images) == [["shop/checkout:5"], ["shop/checkout:4"]])
 
-        // A limit too large for an object still keeps status under 256 KiB: 500 full-size
-        // entries (20 measurements each) are in history when one more release ends.
+        // The largest limit still keeps status under 256 KiB: 100 full-size entries (20
+        // measurements each) are in history when one more release ends.
         let templates = [AnalysisTemplate.fixture().with { $0.spec.metrics[0].count = 25; $0.spec.metrics[0].interval = "5s" }]
-        var big = Engine.healthy(rollout.with { $0.spec.revisionHistoryLimit = 1000 }, templates: templates)
+        var big = Engine.healthy(rollout.with { $0.spec.revisionHistoryLimit = RolloutSpec.maxRevisionHistoryLimit }, templates: templates)
         big.setImage("shop/checkout:2")
         big.settle()
         let full = try #require(big.status.history?.first)
         #expect(full.timeline.filter { $0.type == .measurement }.count == 20)
-        big.rollout.status?.history = Array(repeating: full, count: 500)
+        big.rollout.status?.history = Array(repeating: full, count: RolloutSpec.maxRevisionHistoryLimit)
         big.setImage("shop/checkout:3")
         big.settle()
         let size = try JSONEncoder().encode(big.status).count
         #expect(size < 256 * 1024, "status is \(size) bytes")
         #expect((big.status.history?.count ?? 0) > 10)
-        #expect((big.status.history?.count ?? 0) < 500)
+        #expect((big.status.history?.count ?? 0) < RolloutSpec.maxRevisionHistoryLimit)
         #expect(big.status.history?.first?.images == ["shop/checkout:3"])
     }
 }

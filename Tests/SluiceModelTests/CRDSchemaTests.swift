@@ -89,6 +89,31 @@ import Testing
         #expect(crd["spec"]?["names"]?["categories"] == ["sluice"])
     }
 
+    @Test(arguments: ["rollouts.sluice.dev.yaml", "analysistemplates.sluice.dev.yaml", "clusteranalysistemplates.sluice.dev.yaml"])
+    func everyArrayMapAndRuleReadStringIsBounded(file: String) throws {
+        #expect(SchemaComparison.unbounded(try #require(CRDSchemaTests.schema(try CRDSchemaTests.crd(file)))) == [])
+    }
+
+    @Test func theBoundsCheckFindsTheHeaderMapTheRealServerRefused() {
+        // The header match as first shipped: a map of match objects with a rule and no bounds.
+        let headers: JSONValue = ["type": "object", "additionalProperties": [
+            "type": "object", "properties": ["exact": ["type": "string"], "regex": ["type": "string", "maxLength": 1024]],
+            "x-kubernetes-validations": [["rule": "[has(self.exact), has(self.regex)].filter(x, x).size() == 1"]],
+        ]]
+        let schema: JSONValue = ["type": "object", "properties": ["match": ["type": "array", "items": ["type": "object", "properties": ["headers": headers]]]]]
+        #expect(SchemaComparison.unbounded(schema) == [
+            ".match: array without maxItems", ".match[].headers: map without maxProperties",
+            ".match[].headers{}.exact: string under a CEL rule without maxLength",
+        ])
+    }
+
+    @Test(arguments: ["rollouts.sluice.dev.yaml", "analysistemplates.sluice.dev.yaml", "clusteranalysistemplates.sluice.dev.yaml"])
+    func everyFieldIsDescribedForKubectlExplain(file: String) throws {
+        let schema = try #require(CRDSchemaTests.schema(try CRDSchemaTests.crd(file)))
+        let undescribed = SchemaComparison.nodes(schema).filter { ($0.node["description"]?.string ?? "").isEmpty }.map(\.path)
+        #expect(undescribed == [])
+    }
+
     @Test func clusterTemplatesAreClusterScoped() throws {
         #expect(try CRDSchemaTests.crd("clusteranalysistemplates.sluice.dev.yaml")["spec"]?["scope"] == "Cluster")
         #expect(try CRDSchemaTests.crd("analysistemplates.sluice.dev.yaml")["spec"]?["scope"] == "Namespaced")
@@ -146,31 +171,45 @@ enum SchemaComparison {
         }
     }
 
-    /// A structural schema gives every node a type, and never both properties and additionalProperties.
-    static func structuralViolations(_ schema: JSONValue, path: String) -> [String] {
-        var out: [String] = []
-        if schema["type"]?.string == nil, schema["x-kubernetes-int-or-string"] == nil,
-           schema["x-kubernetes-preserve-unknown-fields"] == nil {
-            out.append("\(path): no type")
+    /// Every node of a schema with its path (`[]` for items, `{}` for map values), and whether a
+    /// CEL rule at it or above it can read it.
+    static func nodes(_ schema: JSONValue, path: String = "", underRule: Bool = false) -> [(path: String, node: JSONValue, underRule: Bool)] {
+        let underRule = underRule || !(schema["x-kubernetes-validations"]?.array ?? []).isEmpty
+        var out = [(path, schema, underRule)]
+        for (key, child) in (schema["properties"]?.object ?? [:]).sorted(by: { $0.key < $1.key }) {
+            out += nodes(child, path: "\(path).\(key)", underRule: underRule)
         }
-        if schema["properties"] != nil, schema["additionalProperties"] != nil {
-            out.append("\(path): both properties and additionalProperties")
-        }
-        for (key, child) in schema["properties"]?.object ?? [:] {
-            out += structuralViolations(child, path: "\(path).\(key)")
-        }
-        if let items = schema["items"] { out += structuralViolations(items, path: "\(path)[]") }
-        if let values = schema["additionalProperties"], values.object != nil {
-            out += structuralViolations(values, path: "\(path){}")
-        }
+        if let items = schema["items"] { out += nodes(items, path: "\(path)[]", underRule: underRule) }
+        if let values = schema["additionalProperties"], values.object != nil { out += nodes(values, path: "\(path){}", underRule: underRule) }
         return out
     }
 
+    /// A structural schema gives every node a type, and never both properties and additionalProperties.
+    static func structuralViolations(_ schema: JSONValue, path: String) -> [String] {
+        nodes(schema, path: path).flatMap { path, node, _ in
+            var out: [String] = []
+            if node["type"]?.string == nil, node["x-kubernetes-int-or-string"] == nil, node["x-kubernetes-preserve-unknown-fields"] == nil {
+                out.append("\(path): no type")
+            }
+            if node["properties"] != nil, node["additionalProperties"] != nil { out.append("\(path): both properties and additionalProperties") }
+            return out
+        }
+    }
+
+    /// What a real API server cannot bound when it prices CEL rules: arrays without `maxItems`
+    /// and maps without `maxProperties` anywhere, strings without `maxLength` (or `enum`) under a rule.
+    static func unbounded(_ schema: JSONValue) -> [String] {
+        nodes(schema).compactMap { path, node, underRule in
+            switch node["type"]?.string {
+            case "array" where node["maxItems"] == nil: "\(path): array without maxItems"
+            case "object" where node["additionalProperties"]?.object != nil && node["maxProperties"] == nil: "\(path): map without maxProperties"
+            case "string" where underRule && node["maxLength"] == nil && node["enum"] == nil: "\(path): string under a CEL rule without maxLength"
+            default: nil
+            }
+        }
+    }
+
     static func celRules(in schema: JSONValue) -> [String] {
-        var rules = (schema["x-kubernetes-validations"]?.array ?? []).compactMap { $0["rule"]?.string }
-        for child in (schema["properties"]?.object ?? [:]).values { rules += celRules(in: child) }
-        if let items = schema["items"] { rules += celRules(in: items) }
-        if let values = schema["additionalProperties"], values.object != nil { rules += celRules(in: values) }
-        return rules
+        nodes(schema).flatMap { _, node, _ in (node["x-kubernetes-validations"]?.array ?? []).compactMap { $0["rule"]?.string } }
     }
 }

@@ -136,3 +136,21 @@ import Testing
         #expect(Weights(canary: 20) == Weights(stable: 80, canary: 20))
     }
 }
+
+@Suite struct TimelineBoundTests {
+    @Test func aFullTimelineDropsItsOldestChangeButKeepsTheStartAndTheMeasurements() {
+        var release = ReleaseRecord(revision: "abc", images: ["shop/checkout:2"], startedAt: KubeTime(secondsSince1970: 0))
+        release.append(TimelineEntry(at: KubeTime(secondsSince1970: 0), type: .phase))
+        release.append(TimelineEntry(at: KubeTime(secondsSince1970: 1), type: .measurement))
+        for i in 2..<1000 {
+            var entry = TimelineEntry(at: KubeTime(secondsSince1970: Double(i)), type: .weights)
+            entry.weights = Weights(stable: 100 - i % 100, canary: i % 100)
+            release.append(entry)
+        }
+        #expect(release.timeline.count == ReleaseRecord.maxTimelineEntries)
+        #expect(release.timeline.first?.type == .phase, "the release's start stays")
+        #expect(release.timeline.filter { $0.type == .measurement }.count == 1, "measurements are bounded on their own")
+        #expect(release.timeline.last?.at == KubeTime(secondsSince1970: 999), "the newest change is kept")
+        #expect(release.timeline[2].at == KubeTime(secondsSince1970: Double(1000 - ReleaseRecord.maxTimelineEntries + 2)))
+    }
+}
