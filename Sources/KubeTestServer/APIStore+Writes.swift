@@ -40,6 +40,7 @@ extension APIStore {
                            details: ["name": .string(name), "group": .string(info.group), "kind": .string(info.plural)])
         }
         object["metadata"] = .object(meta)
+        if info.isCustomResourceDefinition { try CustomResourceDefinitionValidation.validate(object, info: info) }
         let warnings = try prune(&object, info, validation: validation)
         if info.statusSubresource, info.isCustom || info.plural != "customresourcedefinitions" { object["status"] = nil }
         meta = object["metadata"]?.object ?? [:]
@@ -163,7 +164,10 @@ extension APIStore {
             objects[key] = nil
             record("DELETED", info, key.namespace, new)
         } else {
-            if info.isCustomResourceDefinition { new = establish(new) }
+            if info.isCustomResourceDefinition {
+                try CustomResourceDefinitionValidation.validate(new, info: info)
+                new = establish(new)
+            }
             objects[key] = new
             record("MODIFIED", info, key.namespace, new)
         }
