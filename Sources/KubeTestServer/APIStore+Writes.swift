@@ -41,6 +41,7 @@ extension APIStore {
         }
         object["metadata"] = .object(meta)
         if info.isCustomResourceDefinition { try CustomResourceDefinitionValidation.validate(object, info: info) }
+        BuiltinDefaults.apply(&object, info)
         let warnings = try prune(&object, info, validation: validation)
         if info.statusSubresource, info.isCustom || info.plural != "customresourcedefinitions" { object["status"] = nil }
         meta = object["metadata"]?.object ?? [:]
@@ -80,6 +81,7 @@ extension APIStore {
             new["status"] = incoming["status"]
         } else {
             new = body
+            BuiltinDefaults.apply(&new, info)
             warnings = try prune(&new, info, validation: validation)
             if info.statusSubresource { new["status"] = old["status"] }
             var meta = new["metadata"]?.object ?? [:]
