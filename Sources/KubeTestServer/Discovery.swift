@@ -58,7 +58,17 @@ enum Discovery {
             paths[base] = ["post": operation]
             paths[base + "/{name}"] = ["patch": operation, "put": operation]
         }
-        return ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": .object(paths)]
+        // A custom resource's schema, under the name the real server gives it (reversed group,
+        // version, kind), so `kubectl explain` shows its fields and their descriptions.
+        var schemas: [String: JSONValue] = [:]
+        for info in infos {
+            guard var schema = info.schema else { continue }
+            schema["x-kubernetes-group-version-kind"] = [["group": .string(info.group), "version": .string(info.version), "kind": .string(info.kind)]]
+            let reversedGroup = info.group.split(separator: ".").reversed().joined(separator: ".")
+            schemas["\(reversedGroup).\(info.version).\(info.kind)"] = schema
+        }
+        return ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": .object(paths),
+                "components": ["schemas": .object(schemas)]]
     }
 
     static func group(name: String, versions: [String]) -> JSONValue {

@@ -143,3 +143,36 @@ import Testing
         try await server.stop()
     }
 }
+
+extension KubectlTests {
+    @Test func kubectlExplainsEveryFieldAndShowsTheRealRefusalOfACRDOverBudget() async throws {
+        guard Self.kubectl != nil else {
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "kubectl must be installed in CI")
+            print("skipped: kubectl is not installed")
+            return
+        }
+        let server = try await KubeTestServer()
+        let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "kubectl-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
+        func k(_ args: String..., stdin: String? = nil) async throws -> Run { try await Self.run(args, kubeconfig: kubeconfig, stdin: stdin) }
+
+        // The header-match map without its bound, as the first release shipped it.
+        var unbounded = try CELCostTests.rolloutCRD()
+        CELCostTests.edit(&unbounded, ["spec", "strategy", "canary", "steps", "[]", "setHeaderRoute", "match", "[]", "headers"]) {
+            $0["maxProperties"] = nil
+        }
+        var r = try await k("apply", "-f", "-", stdin: String(decoding: try JSONEncoder().encode(unbounded), as: UTF8.self))
+        #expect(r.status != 0)
+        #expect(r.output.contains("The CustomResourceDefinition \"rollouts.sluice.dev\" is invalid: \(CELCostTests.headersRulePath): "
+            + "Forbidden: estimated rule cost exceeds budget by factor of 7.1x"), "\(r.output)")
+
+        r = try await k("apply", "-f", "crds/")
+        #expect(r.status == 0, "\(r.output)")
+        r = try await k("explain", "rollouts.spec.strategy")
+        #expect(r.output.contains("canary (traffic moved in steps)"), "\(r.output)")
+        #expect(!r.output.contains("<empty>"), "\(r.output)")
+        r = try await k("explain", "analysistemplates.spec.metrics.failureLimit")
+        #expect(r.status == 0 && r.output.contains("DESCRIPTION:") && !r.output.contains("<empty>"), "\(r.output)")
+        try await server.stop()
+    }
+}
