@@ -79,6 +79,21 @@ import Testing
         }
     }
 
+    @Test(arguments: ["rollouts.sluice.dev.yaml", "analysistemplates.sluice.dev.yaml", "clusteranalysistemplates.sluice.dev.yaml"])
+    func theRepositoryCRDsStayFarInsideTheBudgets(file: String) throws {
+        let crd = try ManifestParser.parse(try RepositoryFiles.text("crds/\(file)"))[0].json
+        let schema = try #require(crd["spec"]?["versions"]?.array?.first?["schema"]?["openAPIV3Schema"])
+        let (costs, errors) = CELRuleBudget.evaluate(schema: schema, base: "")
+        #expect(errors.isEmpty)
+        let total = costs.reduce(0) { $0 + $1.cost }
+        let top = try #require(costs.max { $0.cost < $1.cost })
+        print("\(file): \(costs.count) rules, total \(total) of \(CELRuleBudget.perCRD); most expensive \(top.cost) at \(top.path)")
+        // Room to grow: the costliest rule (the header match, 68 × 64 steps × 16 matches × 16
+        // headers) under a fifth of its budget, all rules together under a tenth of theirs.
+        #expect(top.cost < CELRuleBudget.perRule / 5)
+        #expect(total < CELRuleBudget.perCRD / 10)
+    }
+
     /// Rule costs worked by hand from cel-go's estimator with the Kubernetes options.
     static let handWorkedCosts: [(rule: String, cost: UInt64)] = [
         // filter over a 3-element literal: list 10 + has() 1 each; accumulator [] 10; result 1;

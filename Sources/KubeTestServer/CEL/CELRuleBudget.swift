@@ -19,6 +19,11 @@ enum CELRuleBudget {
 
     /// The field errors for one `openAPIV3Schema`, whose path is `base`.
     static func errors(schema: JSONValue, base: String) -> [FieldError] {
+        evaluate(schema: schema, base: base).errors
+    }
+
+    /// Each rule's estimated cost (its own times its cardinality), and the field errors.
+    static func evaluate(schema: JSONValue, base: String) -> (costs: [RuleCost], errors: [FieldError]) {
         var walk = Walk()
         walk.visit(schema, path: base, cardinality: 1, isRoot: true)
         var errors = walk.errors
@@ -30,7 +35,7 @@ enum CELRuleBudget {
             errors.append(FieldError(.forbidden, base,
                                      message("x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema", walk.total, perCRD)))
         }
-        return errors
+        return (walk.costs, errors)
     }
 
     /// The real server's wording, factor and all.
