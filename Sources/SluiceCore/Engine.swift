@@ -76,6 +76,9 @@ struct Planner {
         if !(rollout.metadata.finalizers ?? []).contains(Labels.finalizer) { actions.append(.addFinalizer) }
         invalid = specProblems()
         guard invalid.isEmpty, let deployment else {
+            // Abort acts whatever is wrong: every managed VirtualService that exists goes to stable.
+            takeAbort()
+            if fastPath { actions += virtualServiceWrites() }
             holdInvalid()
             return finish()
         }

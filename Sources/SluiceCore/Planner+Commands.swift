@@ -4,16 +4,10 @@ extension Planner {
     /// Reads the command annotations. Each value is acted on once: the handled value is kept in
     /// `status.commands`, so re-applying the same annotation does nothing.
     mutating func takeCommands() {
+        takeAbort()
         let annotations = rollout.metadata.annotations ?? [:]
         var commands = status.commands ?? HandledCommands()
         defer { status.commands = commands == HandledCommands() ? status.commands : commands }
-        if let value = annotations[Labels.abort], value != commands.abort?.value {
-            commands.abort = HandledCommand(value: value, handledAt: now)
-            if isReleaseInProgress {
-                let reason = value.isEmpty ? "aborted by annotation" : "aborted: \(value)"
-                endRelease(.aborted, phase: .aborted, reason: reason, event: .aborted)
-            }
-        }
         if let value = annotations[Labels.retry], value != commands.retry?.value {
             commands.retry = HandledCommand(value: value, handledAt: now)
             if let deployment, status.phase == .failed || status.phase == .aborted,
@@ -25,6 +19,19 @@ extension Planner {
             commands.promote = HandledCommand(value: value, handledAt: now)
             let kind = value.split(separator: "/").first.map(String.init) ?? value
             promote = kind == "full" ? .full : .step
+        }
+    }
+
+    /// The abort command, on its own: it acts in every state, an invalid spec included, since
+    /// sending traffic back to stable needs nothing but the VirtualServices that exist.
+    mutating func takeAbort() {
+        guard let value = rollout.metadata.annotations?[Labels.abort], value != status.commands?.abort?.value else { return }
+        var commands = status.commands ?? HandledCommands()
+        commands.abort = HandledCommand(value: value, handledAt: now)
+        status.commands = commands
+        if isReleaseInProgress {
+            let reason = value.isEmpty ? "aborted by annotation" : "aborted: \(value)"
+            endRelease(.aborted, phase: .aborted, reason: reason, event: .aborted)
         }
     }
 

@@ -5,9 +5,11 @@ extension Planner {
     /// writes back until they are observed.
     mutating func finish() -> Plan {
         if fastPath {
-            actions = actions.filter {
+            // The route writes go first and alone: Events and the finalizer may follow them.
+            let routes = actions.filter { if case .writeVirtualService = $0 { true } else { false } }
+            actions = routes + actions.filter {
                 switch $0 {
-                case .writeVirtualService, .recordEvent, .addFinalizer: true
+                case .recordEvent, .addFinalizer: true
                 default: false
                 }
             }

@@ -30,6 +30,18 @@ extension Planner {
             enterPromotion("promoted in full by command")
             return
         }
+        if let index = status.currentStepIndex, index > steps.count {
+            // The steps changed under the release and this one is past their end: never promote
+            // on gates that were not run; hold until a person says so.
+            guard promote == .step else {
+                status.phase = .paused
+                status.message = "the steps changed during the release (step \(index + 1) of \(steps.count)); "
+                    + "check the new steps, then promote (sluice.dev/promote: step) or retry"
+                return
+            }
+            promote = nil
+            status.currentStepIndex = steps.count
+        }
         while let index = status.currentStepIndex, index < steps.count {
             guard runStep(steps[index], index: index, of: steps.count) else { return }
             status.currentStepIndex = index + 1

@@ -27,7 +27,8 @@ extension Planner {
 
     func canaryReplicaSet(_ deployment: Deployment, name: String, revision: String, replicas: Int) -> ReplicaSet {
         let labels = [Labels.rollout: self.name, Labels.role: "canary", Labels.revision: revision]
-        var template = deployment.spec.template
+        // Never the Deployment controller's `pod-template-hash`: the stable selector would match canary pods.
+        var template = Revision.normalized(deployment.spec.template)
         var podMeta = template.metadata ?? ObjectMeta()
         podMeta.labels = (podMeta.labels ?? [:]).merging(labels) { _, new in new }
         template.metadata = podMeta
@@ -52,7 +53,8 @@ extension Planner {
             return handOver && paused ? [.setDeploymentPaused(false)] : []
         }
         if status.phase == .aborted, !paused, let stable = stableTemplate {
-            if !Revision.same(deployment.spec.template, stable) { return [.restoreDeploymentTemplate(stable)] }
+            // The stable ReplicaSet's template without its `pod-template-hash` label.
+            if !Revision.same(deployment.spec.template, stable) { return [.restoreDeploymentTemplate(Revision.normalized(stable))] }
             return rolledOutReplicaSet(deployment) != nil ? [.setDeploymentPaused(true)] : []
         }
         return paused ? [] : [.setDeploymentPaused(true)]

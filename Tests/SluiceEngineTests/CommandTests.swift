@@ -16,6 +16,7 @@ import Testing
         let kinds = plan.actions.map(\.pending.type)
         #expect(kinds.filter { $0 == .writeVirtualService }.count == 2)
         #expect(Set(kinds).isSubset(of: [.writeVirtualService, .recordEvent]), "nothing but the route writes moves first: \(kinds)")
+        #expect(kinds.prefix(2) == [.writeVirtualService, .writeVirtualService], "the route writes are the plan's first actions: \(kinds)")
         #expect(world.observedCanaryWeights == [0, 0])
         #expect(world.routeNames == ["health", "primary"])
         #expect(plan.status.commands?.abort?.value == "p99 alarms")
