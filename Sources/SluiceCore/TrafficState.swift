@@ -43,8 +43,20 @@ public struct RouteDestinations: Sendable, Hashable {
         }
     }
 
+    /// The namespace of the VirtualService being read, where it is not `namespace`: a short host
+    /// in it names a Service of its own namespace, not the Rollout's.
+    public var virtualServiceNamespace: String?
+
+    /// These destinations as a VirtualService in `namespace` names them.
+    func seen(from vsNamespace: String?) -> RouteDestinations {
+        var copy = self
+        copy.virtualServiceNamespace = vsNamespace
+        return copy
+    }
+
     func matches(_ d: Destination, _ wanted: Destination) -> Bool {
         guard let host = d.host, let wantedHost = wanted.host, d.subset == wanted.subset else { return false }
+        if !host.contains("."), (virtualServiceNamespace ?? namespace) != namespace { return false }
         let short = host.split(separator: ".").first.map(String.init) ?? host
         let qualified = [wantedHost, "\(wantedHost).\(namespace)", "\(wantedHost).\(namespace).svc",
                          "\(wantedHost).\(namespace).svc.cluster.local"]

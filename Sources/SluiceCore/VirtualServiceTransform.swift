@@ -41,6 +41,7 @@ public enum VirtualServiceTransform {
     /// The VirtualService with the managed routes set to `traffic`.
     public static func apply(_ traffic: TrafficState, to vs: VirtualService, routes: [String],
                              destinations: RouteDestinations) throws(Failure) -> VirtualService {
+        let destinations = destinations.seen(from: vs.metadata.namespace)
         var out = vs
         let managed = try managedRoutes(in: vs, named: routes, destinations: destinations)
         let managedNames = Set(managed.map { baseName(vs.spec.http[$0]) })
@@ -65,6 +66,7 @@ public enum VirtualServiceTransform {
     public static func observedTraffic(in vs: VirtualService, routes: [String], destinations: RouteDestinations)
         -> [ObservedRoute]?
     {
+        let destinations = destinations.seen(from: vs.metadata.namespace)
         guard let indexes = try? managedRoutes(in: vs, named: routes, destinations: destinations) else { return nil }
         return indexes.map { i in
             let route = vs.spec.http[i]

@@ -19,6 +19,26 @@ import Testing
     ]
     static let other: JSONValue = ["name": "static", "route": [["destination": ["host": "cdn"]]]]
 
+    /// Scenario 13: a short host in a VirtualService of another namespace names that namespace's
+    /// Service; only qualified hosts reach the Rollout's.
+    @Test func aShortHostInAnotherNamespaceIsThatNamespacesService() throws {
+        func gateway(_ stable: String, _ canary: String) -> VirtualService {
+            var vs = Self.vs([["name": "primary", "route": [["destination": ["host": .string(stable)], "weight": 100],
+                                                            ["destination": ["host": .string(canary)], "weight": 0]]]])
+            vs.metadata.namespace = "gateways"
+            return vs
+        }
+        let short = gateway("checkout-stable", "checkout-canary")
+        #expect(VirtualServiceTransform.observedTraffic(in: short, routes: [], destinations: Self.hosts) == nil)
+        #expect(throws: VirtualServiceTransform.Failure.self) {
+            try VirtualServiceTransform.apply(TrafficState(weights: Weights(canary: 30)), to: short, routes: [], destinations: Self.hosts)
+        }
+        let qualified = gateway("checkout-stable.shop.svc.cluster.local", "checkout-canary.shop")
+        let after = try VirtualServiceTransform.apply(TrafficState(weights: Weights(canary: 30)), to: qualified, routes: [],
+                                                      destinations: Self.hosts)
+        #expect(after.spec.http[0].route.map(\.weight) == [70, 30])
+    }
+
     @Test func setsWeightsAndTouchesNothingElse() throws {
         let before = VirtualServiceTransformTests.vs([VirtualServiceTransformTests.other, VirtualServiceTransformTests.primary])
         let after = try VirtualServiceTransform.apply(TrafficState(weights: Weights(canary: 30)), to: before, routes: ["primary"],
