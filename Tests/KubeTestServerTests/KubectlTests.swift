@@ -59,8 +59,18 @@ import Testing
         return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }
 
-    @Test func kubectlAppliesGetsPatchesWatchesAndDeletes() async throws {
-        guard Self.kubectl != nil else {
+    /// kubectl bound to one test server's kubeconfig: `k("get", "ns")`.
+    struct Kubectl: Sendable {
+        let kubeconfig: String
+        func callAsFunction(_ args: String..., stdin: String? = nil) async throws -> Run {
+            try await KubectlTests.run(args, kubeconfig: kubeconfig, stdin: stdin)
+        }
+    }
+
+    /// Runs `body` with a fresh test server and kubectl pointed at it; without kubectl it says
+    /// why and skips, except in CI, where it fails.
+    static func withServer(_ body: (KubeTestServer, Kubectl) async throws -> Void) async throws {
+        guard kubectl != nil else {
             #expect(ProcessInfo.processInfo.environment["CI"] != "true", "kubectl must be installed in CI")
             print("skipped: kubectl is not installed")
             return
@@ -68,51 +78,59 @@ import Testing
         let server = try await KubeTestServer()
         let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "kubectl-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
-        func k(_ args: String..., stdin: String? = nil) async throws -> Run { try await Self.run(args, kubeconfig: kubeconfig, stdin: stdin) }
-
-        var r = try await k("apply", "-f", "crds/")
-        #expect(r.status == 0, "\(r.output)")
-        #expect(r.output.contains("customresourcedefinition.apiextensions.k8s.io/rollouts.sluice.dev created"))
-        r = try await k("apply", "-f", RepositoryFiles.sharedFixtures.appendingPathComponent("istio/crds.yaml").path)
-        #expect(r.output.contains("virtualservices.networking.istio.io created"), "\(r.output)")
-        r = try await k("apply", "-f", "-", stdin: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
-        #expect(r.output.contains("namespace/shop created"), "\(r.output)")
-        r = try await k("apply", "-f", "examples/canary.yaml")
-        #expect(r.status == 0, "\(r.output)")
-        #expect(r.output.contains("rollout.sluice.dev/checkout created"))
-        #expect(r.output.contains("virtualservice.networking.istio.io/checkout created"))
-        r = try await k("get", "sro", "-n", "shop")
-        #expect(r.output.contains("checkout"), "\(r.output)")
-        r = try await k("get", "rollout", "checkout", "-n", "shop", "-o", "yaml")
-        #expect(r.output.contains("kind: Rollout") && r.output.contains("stableService: checkout-stable"), "\(r.output)")
-        r = try await k("annotate", "sro", "checkout", "-n", "shop", "sluice.dev/abort=stop")
-        #expect(r.output.contains("rollout.sluice.dev/checkout annotated"), "\(r.output)")
-        r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "merge", "-p", #"{"spec":{"paused":true,"notInSchema":1}}"#)
-        #expect(r.output.contains("patched"), "\(r.output)")
-        r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "json", "-p", #"[{"op":"add","path":"/spec/scaleDownDelaySeconds","value":45}]"#)
-        #expect(r.output.contains("patched"), "\(r.output)")
-        r = try await k("patch", "sro", "checkout", "-n", "shop", "--subresource=status", "--type", "merge", "-p", #"{"status":{"phase":"Healthy"}}"#)
-        #expect(r.output.contains("patched"), "\(r.output)")
-        r = try await k("get", "sro", "-n", "shop")
-        let header = r.output.split(separator: "\n").first.map { $0.split(separator: " ").map(String.init) } ?? []
-        #expect(header == ["NAME", "PHASE", "WEIGHT", "STEP", "REVISION", "CANARY", "AGE"], "printer columns: \(r.output)")
-        #expect(r.output.contains("Healthy"))
-        r = try await k("get", "sro", "checkout", "-n", "shop", "-o", "jsonpath={.spec.paused} {.spec.scaleDownDelaySeconds} {.status.phase} {.metadata.annotations.sluice\\.dev/abort} [{.spec.notInSchema}]")
-        #expect(r.output == "true 45 Healthy stop []", "a field unknown to the schema is gone: \(r.output)")
-
-        // get -w sees a change made while it watches.
-        let watchTask = Task { try await Self.run(["get", "sro", "-n", "shop", "-w", "-o", "jsonpath={.spec.paused}{\"\\n\"}"], kubeconfig: kubeconfig,
-                                            until: { $0.contains("false") }) }
-        try await Task.sleep(for: .milliseconds(500))
-        r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "merge", "-p", #"{"spec":{"paused":false}}"#)
-        let watched = try await watchTask.value
-        #expect(watched.output.contains("true") && watched.output.contains("false"), "\(watched.output)")
-
-        r = try await k("delete", "sro", "checkout", "-n", "shop")
-        #expect(r.output.contains("rollout.sluice.dev \"checkout\" deleted"), "\(r.output)")
-        r = try await k("get", "sro", "-n", "shop")
-        #expect(r.output.contains("No resources found"), "\(r.output)")
+        do { try await body(server, Kubectl(kubeconfig: kubeconfig)) } catch {
+            try await server.stop()
+            throw error
+        }
         try await server.stop()
+    }
+
+    @Test func kubectlAppliesGetsPatchesWatchesAndDeletes() async throws {
+        try await Self.withServer { server, k in
+
+            var r = try await k("apply", "-f", "crds/")
+            #expect(r.status == 0, "\(r.output)")
+            #expect(r.output.contains("customresourcedefinition.apiextensions.k8s.io/rollouts.sluice.dev created"))
+            r = try await k("apply", "-f", RepositoryFiles.sharedFixtures.appendingPathComponent("istio/crds.yaml").path)
+            #expect(r.output.contains("virtualservices.networking.istio.io created"), "\(r.output)")
+            r = try await k("apply", "-f", "-", stdin: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+            #expect(r.output.contains("namespace/shop created"), "\(r.output)")
+            r = try await k("apply", "-f", "examples/canary.yaml")
+            #expect(r.status == 0, "\(r.output)")
+            #expect(r.output.contains("rollout.sluice.dev/checkout created"))
+            #expect(r.output.contains("virtualservice.networking.istio.io/checkout created"))
+            r = try await k("get", "sro", "-n", "shop")
+            #expect(r.output.contains("checkout"), "\(r.output)")
+            r = try await k("get", "rollout", "checkout", "-n", "shop", "-o", "yaml")
+            #expect(r.output.contains("kind: Rollout") && r.output.contains("stableService: checkout-stable"), "\(r.output)")
+            r = try await k("annotate", "sro", "checkout", "-n", "shop", "sluice.dev/abort=stop")
+            #expect(r.output.contains("rollout.sluice.dev/checkout annotated"), "\(r.output)")
+            r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "merge", "-p", #"{"spec":{"paused":true,"notInSchema":1}}"#)
+            #expect(r.output.contains("patched"), "\(r.output)")
+            r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "json", "-p", #"[{"op":"add","path":"/spec/scaleDownDelaySeconds","value":45}]"#)
+            #expect(r.output.contains("patched"), "\(r.output)")
+            r = try await k("patch", "sro", "checkout", "-n", "shop", "--subresource=status", "--type", "merge", "-p", #"{"status":{"phase":"Healthy"}}"#)
+            #expect(r.output.contains("patched"), "\(r.output)")
+            r = try await k("get", "sro", "-n", "shop")
+            let header = r.output.split(separator: "\n").first.map { $0.split(separator: " ").map(String.init) } ?? []
+            #expect(header == ["NAME", "PHASE", "WEIGHT", "STEP", "REVISION", "CANARY", "AGE"], "printer columns: \(r.output)")
+            #expect(r.output.contains("Healthy"))
+            r = try await k("get", "sro", "checkout", "-n", "shop", "-o", "jsonpath={.spec.paused} {.spec.scaleDownDelaySeconds} {.status.phase} {.metadata.annotations.sluice\\.dev/abort} [{.spec.notInSchema}]")
+            #expect(r.output == "true 45 Healthy stop []", "a field unknown to the schema is gone: \(r.output)")
+
+            // get -w sees a change made while it watches.
+            let watchTask = Task { try await Self.run(["get", "sro", "-n", "shop", "-w", "-o", "jsonpath={.spec.paused}{\"\\n\"}"], kubeconfig: k.kubeconfig,
+                                                until: { $0.contains("false") }) }
+            try await Task.sleep(for: .milliseconds(500))
+            r = try await k("patch", "sro", "checkout", "-n", "shop", "--type", "merge", "-p", #"{"spec":{"paused":false}}"#)
+            let watched = try await watchTask.value
+            #expect(watched.output.contains("true") && watched.output.contains("false"), "\(watched.output)")
+
+            r = try await k("delete", "sro", "checkout", "-n", "shop")
+            #expect(r.output.contains("rollout.sluice.dev \"checkout\" deleted"), "\(r.output)")
+            r = try await k("get", "sro", "-n", "shop")
+            #expect(r.output.contains("No resources found"), "\(r.output)")
+        }
     }
 }
 
@@ -146,33 +164,25 @@ import Testing
 
 extension KubectlTests {
     @Test func kubectlExplainsEveryFieldAndShowsTheRealRefusalOfACRDOverBudget() async throws {
-        guard Self.kubectl != nil else {
-            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "kubectl must be installed in CI")
-            print("skipped: kubectl is not installed")
-            return
-        }
-        let server = try await KubeTestServer()
-        let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "kubectl-test-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
-        func k(_ args: String..., stdin: String? = nil) async throws -> Run { try await Self.run(args, kubeconfig: kubeconfig, stdin: stdin) }
+        try await Self.withServer { _, k in
 
-        // The header-match map without its bound, as the first release shipped it.
-        var unbounded = try CELCostTests.rolloutCRD()
-        CELCostTests.edit(&unbounded, ["spec", "strategy", "canary", "steps", "[]", "setHeaderRoute", "match", "[]", "headers"]) {
-            $0["maxProperties"] = nil
-        }
-        var r = try await k("apply", "-f", "-", stdin: String(decoding: try JSONEncoder().encode(unbounded), as: UTF8.self))
-        #expect(r.status != 0)
-        #expect(r.output.contains("The CustomResourceDefinition \"rollouts.sluice.dev\" is invalid: \(CELCostTests.headersRulePath): "
-            + "Forbidden: estimated rule cost exceeds budget by factor of 7.1x"), "\(r.output)")
+            // The header-match map without its bound, as the first release shipped it.
+            var unbounded = try CELCostTests.rolloutCRD()
+            CELCostTests.edit(&unbounded, ["spec", "strategy", "canary", "steps", "[]", "setHeaderRoute", "match", "[]", "headers"]) {
+                $0["maxProperties"] = nil
+            }
+            var r = try await k("apply", "-f", "-", stdin: String(decoding: try JSONEncoder().encode(unbounded), as: UTF8.self))
+            #expect(r.status != 0)
+            #expect(r.output.contains("The CustomResourceDefinition \"rollouts.sluice.dev\" is invalid: \(CELCostTests.headersRulePath): "
+                + "Forbidden: estimated rule cost exceeds budget by factor of 7.1x"), "\(r.output)")
 
-        r = try await k("apply", "-f", "crds/")
-        #expect(r.status == 0, "\(r.output)")
-        r = try await k("explain", "rollouts.spec.strategy")
-        #expect(r.output.contains("canary (traffic moved in steps)"), "\(r.output)")
-        #expect(!r.output.contains("<empty>"), "\(r.output)")
-        r = try await k("explain", "analysistemplates.spec.metrics.failureLimit")
-        #expect(r.status == 0 && r.output.contains("DESCRIPTION:") && !r.output.contains("<empty>"), "\(r.output)")
-        try await server.stop()
+            r = try await k("apply", "-f", "crds/")
+            #expect(r.status == 0, "\(r.output)")
+            r = try await k("explain", "rollouts.spec.strategy")
+            #expect(r.output.contains("canary (traffic moved in steps)"), "\(r.output)")
+            #expect(!r.output.contains("<empty>"), "\(r.output)")
+            r = try await k("explain", "analysistemplates.spec.metrics.failureLimit")
+            #expect(r.status == 0 && r.output.contains("DESCRIPTION:") && !r.output.contains("<empty>"), "\(r.output)")
+        }
     }
 }
