@@ -17,6 +17,21 @@ enum CustomResourceDefinitionValidation {
                 errors += CELRuleBudget.errors(schema: schema, base: "spec.versions[\(i)].schema.openAPIV3Schema")
             }
         }
+        // The root `metadata` schema may say nothing but `type: object` (and name/generateName).
+        for (i, schema) in schemas.enumerated() {
+            guard var metadata = schema?["properties"]?["metadata"] else { continue }
+            metadata["type"] = nil
+            metadata["properties"]?["name"] = nil
+            metadata["properties"]?["generateName"] = nil
+            if metadata["properties"] == [:] { metadata["properties"] = nil }
+            if metadata != [:] {
+                let base = schemas.count == 1 || schemas.allSatisfy({ $0 == schemas[0] }) ? "spec.validation.openAPIV3Schema"
+                                                                                         : "spec.versions[\(i)].schema.openAPIV3Schema"
+                errors.append(FieldError(.forbidden, "\(base).properties[metadata]",
+                                         "must not specify anything other than name and generateName, but metadata is implicitly specified"))
+                break
+            }
+        }
         guard errors.isEmpty else { throw .invalid(info, crd["metadata"]?["name"]?.string ?? "", errors) }
     }
 }

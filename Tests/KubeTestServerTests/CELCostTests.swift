@@ -69,6 +69,14 @@ import Testing
         #expect(error.status?.details?.causes?.first?.reason == "FieldValueForbidden")
     }
 
+    @Test func aDescribedRootMetadataIsRefusedAsTheRealServerRefusesIt() async throws {
+        var crd = try Self.rolloutCRD()
+        Self.edit(&crd, ["metadata"]) { $0["description"] = "commands are annotations" }
+        let error = try #require(await Self.create(crd))
+        #expect(error.status?.message?.hasSuffix("spec.validation.openAPIV3Schema.properties[metadata]: Forbidden: must not specify anything "
+            + "other than name and generateName, but metadata is implicitly specified") == true, "\(error)")
+    }
+
     @Test func theRepositoryCRDsAndIstiosAreAccepted() async throws {
         let documents = try ["crds/rollouts.sluice.dev.yaml", "crds/analysistemplates.sluice.dev.yaml", "crds/clusteranalysistemplates.sluice.dev.yaml"]
             .flatMap { try ManifestParser.parse(try RepositoryFiles.text($0)) }
