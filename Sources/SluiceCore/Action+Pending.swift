@@ -8,8 +8,6 @@ extension Action {
         case .removeFinalizer: return PendingAction(type: .removeFinalizer)
         case .setDeploymentPaused(let paused):
             return PendingAction(type: paused ? .pauseDeployment : .unpauseDeployment)
-        case .restoreDeploymentTemplate:
-            return PendingAction(type: .restoreDeploymentTemplate)
         case .createCanary(let rs):
             var a = PendingAction(type: .createCanary)
             a.name = rs.metadata.name
@@ -24,6 +22,11 @@ extension Action {
         case .deleteCanary(let name):
             var a = PendingAction(type: .deleteCanary)
             a.name = name
+            return a
+        case .scaleReplicaSet(let name, let replicas):
+            var a = PendingAction(type: .scaleReplicaSet)
+            a.name = name
+            a.replicas = replicas
             return a
         case .setSelector(let target, let key, let value):
             var a = PendingAction(type: value == nil ? .removeSelector : .setSelector)

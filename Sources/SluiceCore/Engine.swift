@@ -43,6 +43,8 @@ struct Planner {
     var driftDetected = false
     var invalid: [SpecProblem] = []
     var promote: PromoteCommand?
+    /// The wait the previous plan recorded; each plan records its own afresh.
+    var previousWait: WaitState?
     /// The revision hash of the Deployment's template, computed once.
     let templateHash: String?
     /// The steps the spec runs (blue-green written as steps), computed once.
@@ -56,6 +58,7 @@ struct Planner {
         self.now = now
         self.config = config
         self.status = rollout.status ?? RolloutStatus()
+        self.previousWait = status.waiting
         self.templateHash = observation.deployment.map { Revision.hash($0.spec.template) }
         self.steps = Planner.steps(of: rollout.spec)
     }
@@ -69,6 +72,7 @@ struct Planner {
     mutating func run() -> Plan {
         status.observedGeneration = rollout.metadata.generation
         foldMeasurements()
+        if status.trafficObservedAt == nil, trafficObserved { status.trafficObservedAt = now }
         if rollout.metadata.deletionTimestamp != nil {
             finalize()
             return finish()
@@ -78,12 +82,19 @@ struct Planner {
         guard invalid.isEmpty, let deployment else {
             // Abort acts whatever is wrong: every managed VirtualService that exists goes to stable.
             takeAbort()
-            if fastPath { actions += virtualServiceWrites() }
+            if fastPath {
+                actions += virtualServiceWrites()
+                // An abort during a promotion stops the Deployment's rollout too.
+                if let deployment, deployment.spec.paused != true { actions.append(.setDeploymentPaused(true)) }
+            }
+            hold()
             holdInvalid()
             return finish()
         }
         takeCommands()
+        status.waiting = nil
         step(deployment)
+        if status.phase != .initializing { returnTraffic() }
         reconcileWorld()
         return finish()
     }
@@ -98,8 +109,10 @@ struct Planner {
                 startRelease(deployment)
             }
         case .progressing, .paused:
+            if templateMoved(deployment) { return }
             progress(deployment)
         case .promoting:
+            if templateMoved(deployment) { return }
             promoteStep(deployment)
         case .failed, .aborted:
             afterEnd(deployment)

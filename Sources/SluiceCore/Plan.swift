@@ -26,11 +26,12 @@ public enum Action: Sendable, Hashable {
     case addFinalizer
     case removeFinalizer
     case setDeploymentPaused(Bool)
-    /// Abort while promoting: put the stable ReplicaSet's template back on the Deployment.
-    case restoreDeploymentTemplate(PodTemplateSpec)
     case createCanary(ReplicaSet)
     case scaleCanary(name: String, replicas: Int)
     case deleteCanary(name: String)
+    /// Scale one of the Deployment's own ReplicaSets while the Deployment is paused: after a
+    /// release ends during its promotion, the stable back to full size and the others to zero.
+    case scaleReplicaSet(name: String, replicas: Int)
     /// Set (or, with nil, remove) a selector key of a Service (host mode) or the labels of a
     /// DestinationRule subset (subset mode).
     case setSelector(SelectorTarget, key: String, value: String?)

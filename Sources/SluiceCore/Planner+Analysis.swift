@@ -62,7 +62,10 @@ extension Planner {
         for result in observation.measurements {
             guard let r = status.analysis?.firstIndex(where: { $0.name == result.analysis && $0.revision == result.revision }),
                   let m = status.analysis![r].metrics.firstIndex(where: { $0.name == result.metric }),
-                  status.analysis![r].metrics[m].requestedAt != nil
+                  status.analysis![r].metrics[m].requestedAt != nil,
+                  // A run that ended (stopped with its release, or decided) takes nothing more:
+                  // a late measurement neither revives it nor announces its verdict again.
+                  status.analysis![r].phase == .running
             else { continue }
             var metric = status.analysis![r].metrics[m]
             let measurement = AnalysisVerdict.judge(result, metric: metric.definition)

@@ -106,7 +106,9 @@ extension Planner {
                 problems.append(SpecProblem(at.description, "VirtualService \(other)/\(ref.name) does not consent; annotate it \(Labels.allowRollouts): \"\(namespace)/\(name)\""))
             }
             do {
-                _ = try VirtualServiceTransform.apply(mirrorProbe, to: vs, routes: ref.routes ?? [], destinations: destinations)
+                for probe in probes {
+                    _ = try VirtualServiceTransform.apply(probe, to: vs, routes: ref.routes ?? [], destinations: destinations)
+                }
             } catch {
                 problems.append(SpecProblem(at.description, error.message))
             }
@@ -114,11 +116,15 @@ extension Planner {
         return problems
     }
 
-    /// A traffic state with mirroring when any step mirrors, to find routes that cannot be mirrored.
-    var mirrorProbe: TrafficState {
-        let mirrors = spec.strategy.canary?.resolvedSteps.contains { ($0.setMirror?.percentage ?? 0) > 0 } ?? false
-        let preview = (spec.strategy.blueGreen?.previewMirror?.percentage ?? 0) > 0
-        return TrafficState(weights: .allStable, mirror: mirrors || preview ? MirrorStep(percentage: 1) : nil)
+    /// Traffic states that put every header route and each mirroring of the steps on the routes,
+    /// to find routes that cannot carry them (already mirrored, or matching in a way the header
+    /// or method match contradicts).
+    var probes: [TrafficState] {
+        let headerRoutes = steps.compactMap(\.setHeaderRoute)
+        var mirrors = steps.compactMap(\.setMirror).filter { $0.percentage > 0 }
+        if let preview = spec.strategy.blueGreen?.previewMirror, preview.percentage > 0 { mirrors.append(preview) }
+        let states = mirrors.map { TrafficState(weights: .allStable, mirror: $0, headerRoutes: headerRoutes) }
+        return states.isEmpty ? [TrafficState(weights: .allStable, headerRoutes: headerRoutes)] : states
     }
 
     /// InvalidSpec moves nothing: it only says why.

@@ -4,16 +4,7 @@ extension Planner {
     /// Conditions, `pending` and the requeue; the fast path keeps everything but the route
     /// writes back until they are observed.
     mutating func finish() -> Plan {
-        if fastPath {
-            // The route writes go first and alone: Events and the finalizer may follow them.
-            let routes = actions.filter { if case .writeVirtualService = $0 { true } else { false } }
-            actions = routes + actions.filter {
-                switch $0 {
-                case .recordEvent, .addFinalizer: true
-                default: false
-                }
-            }
-        }
+        if fastPath { actions = Planner.fastPath(actions) }
         if status.phase == .paused, rollout.status?.phase != .paused {
             actions.append(.recordEvent(Event(.normal, .paused, status.message ?? "paused")))
         }
@@ -40,13 +31,26 @@ extension Planner {
         return Plan(status: status, actions: actions, requeue: requeue)
     }
 
+    /// A plan that sends traffic back to stable: the route writes first, then pausing the
+    /// Deployment (so a template that changed during a promotion rolls out no further), then
+    /// Events and the finalizer; everything else waits for the next plan.
+    static func fastPath(_ actions: [Action]) -> [Action] {
+        let routes = actions.filter { if case .writeVirtualService = $0 { true } else { false } }
+        return routes + actions.filter {
+            switch $0 {
+            case .setDeploymentPaused(true), .recordEvent, .addFinalizer: true
+            default: false
+            }
+        }
+    }
+
     mutating func setConditions() {
         let phase = status.phase ?? .initializing
         if invalid.isEmpty {
             setCondition(ConditionType.invalidSpec, .false, reason: "Valid", message: "the spec is valid")
         }
         let atTemplate = deployment.map { d in stableTemplate.map { Revision.same(d.spec.template, $0) } ?? false } ?? false
-        let ready = invalid.isEmpty && phase == .healthy && atTemplate
+        let ready = invalid.isEmpty && phase == .healthy && atTemplate && allStableObservedSince != nil
         setCondition(ConditionType.ready, ready ? .true : .false, reason: phase.rawValue, message: status.message ?? "")
         let reconciling = invalid.isEmpty && ([.initializing, .progressing, .promoting].contains(phase) || !actions.isEmpty)
         setCondition(ConditionType.reconciling, reconciling ? .true : .false, reason: phase.rawValue, message: status.message ?? "")

@@ -53,11 +53,14 @@ extension Planner {
         actions.append(.recordEvent(Event(.normal, .releaseStarted, "revision \(hash) (\(deployment.spec.template.images.joined(separator: ", "))): canary \(status.canaryReplicaSet ?? "") created")))
     }
 
-    /// Ends the release in progress: all traffic back to stable, at once, before anything else moves.
+    /// Ends the release in progress: traffic back to stable at once, as far as the stable's
+    /// ready replicas allow, before anything else moves.
     mutating func endRelease(_ outcome: ReleaseOutcome, phase: RolloutPhase, reason: String, event: EventReason) {
-        setTraffic(TrafficState.allStable)
+        setTraffic(trafficBackToStable)
         fastPath = true
         status.phase = phase
+        status.waiting = nil
+        status.heldSince = nil
         recordPhase(phase, reason)
         if var release = status.currentRelease {
             release.finishedAt = now
@@ -85,6 +88,10 @@ extension Planner {
             status.analysis?[i].message = "stopped: \(reason)"
         }
         status.message = "\(outcome.rawValue): \(reason)"
+        if outcome == .aborted || outcome == .rolledBack {
+            status.message! += "; the Deployment keeps template \(status.canaryRevision ?? ""), paused, while revision "
+                + "\(status.stableRevision ?? "") serves; revert the template in Git, or annotate \(Labels.retry) to release it again"
+        }
         let type: EventType = outcome == .promoted || outcome == .reverted ? .normal : .warning
         actions.append(.recordEvent(Event(type, event, reason)))
     }
@@ -93,39 +100,41 @@ extension Planner {
     mutating func afterEnd(_ deployment: Deployment) {
         let template = deployment.spec.template
         if let stable = stableTemplate, Revision.same(template, stable) {
-            if deployment.spec.paused == true || rolledOutReplicaSet(deployment) != nil {
-                status.phase = .healthy
-                status.message = "healthy at revision \(status.stableRevision ?? "")"
-            }
+            status.phase = .healthy
+            status.message = "healthy at revision \(status.stableRevision ?? "")"
         } else if templateHash != status.canaryRevision {
             startRelease(deployment)
         }
     }
 
-    mutating func progress(_ deployment: Deployment) {
-        let template = deployment.spec.template
-        if let stable = stableTemplate, Revision.same(template, stable) {
+    /// The Deployment's template moved under the release in progress (Progressing, Paused or
+    /// Promoting): back to the stable revision ends it `Reverted`; to another revision ends it
+    /// `Superseded` and starts a release of the newest. True when it did either.
+    mutating func templateMoved(_ deployment: Deployment) -> Bool {
+        if let stable = stableTemplate, Revision.same(deployment.spec.template, stable) {
             endRelease(.reverted, phase: .healthy, reason: "the Deployment's template went back to the stable revision", event: .reverted)
             status.message = "healthy at revision \(status.stableRevision ?? "")"
-            return
+            return true
         }
-        if templateHash != status.canaryRevision {
-            endRelease(.superseded, phase: .progressing, reason: "superseded by revision \(templateHash ?? "")", event: .superseded)
-            startRelease(deployment)
-            return
-        }
-        if !canaryReady, let started = status.currentRelease?.startedAt {
-            let deadline = Double(spec.progressDeadlineSeconds ?? RolloutSpec.defaultProgressDeadlineSeconds)
-            if now.secondsSince1970 - started.secondsSince1970 >= deadline {
-                endRelease(.rolledBack, phase: .failed, reason: "canary not ready within progressDeadlineSeconds (\(Int(deadline))s)", event: .progressDeadlineExceeded)
-                return
-            }
-            after(started.secondsSince1970 + deadline - now.secondsSince1970)
-        }
+        guard templateHash != status.canaryRevision else { return false }
+        endRelease(.superseded, phase: .progressing, reason: "superseded by revision \(templateHash ?? "")", event: .superseded)
+        startRelease(deployment)
+        return true
+    }
+
+    mutating func progress(_ deployment: Deployment) {
         if spec.paused == true {
+            hold()
             status.phase = .paused
             status.message = "paused by spec.paused at step \(status.currentStepIndex ?? 0)"
             return
+        }
+        release()
+        if !canaryReady {
+            let what = canarySelectorRevision == status.canaryRevision
+                ? "the canary \(status.canaryReplicaSet ?? "") ready for \(status.weights?.canary ?? 0)%"
+                : "traffic to leave the previous canary before the canary selector moves to revision \(status.canaryRevision ?? "")"
+            if awaiting(what) { return }
         }
         runSteps()
     }
@@ -136,16 +145,27 @@ extension Planner {
         if status.weights?.canary != 100 {
             guard canaryReady(for: 100) else {
                 status.message = "promoting: scaling the canary to take all traffic"
+                _ = awaiting("the canary \(status.canaryReplicaSet ?? "") ready for all traffic")
                 return
             }
             setTraffic(TrafficState(weights: Weights(canary: 100)))
             status.message = "promoting: all traffic to the canary"
             return
         }
-        guard trafficObserved else { return }
+        guard trafficObserved else {
+            _ = awaiting("the routes to send all traffic to the canary")
+            return
+        }
+        if let stuck = deployment.status?.conditions?.first(where: {
+            $0.type == "Progressing" && $0.status == "False" && $0.reason == "ProgressDeadlineExceeded"
+        }), deployment.spec.paused != true {
+            endRelease(.rolledBack, phase: .failed, reason: "the Deployment's rollout of revision \(status.canaryRevision ?? "") "
+                       + "missed its progress deadline: \(stuck.message ?? "")", event: .progressDeadlineExceeded)
+            return
+        }
         guard let rolled = rolledOutReplicaSet(deployment), deployment.spec.paused != true else {
             status.message = "promoting: the Deployment is rolling out revision \(status.canaryRevision ?? "")"
-            after(5)
+            if !awaiting("the Deployment to roll out revision \(status.canaryRevision ?? "")") { after(5) }
             return
         }
         status.stableReplicaSet = rolled.metadata.name

@@ -21,15 +21,18 @@ extension Planner {
         // Background measurements are asked for after the steps ran, so never in the plan that changes the weights.
         defer { if isReleaseInProgress, spec.strategy.canary?.analysis != nil { scheduleMeasurements("background") } }
         guard canaryReady else {
-            status.message = "waiting for canary \(status.canaryReplicaSet ?? "") to be ready"
+            status.message = canarySelectorRevision == status.canaryRevision
+                ? "waiting for canary \(status.canaryReplicaSet ?? "") to be ready"
+                : "waiting for traffic to leave the previous canary before the canary selector moves to revision \(status.canaryRevision ?? "")"
             return
         }
-        if !checkBackgroundAnalysis() { return }
-        if promote == .full {
+        // `full` goes past everything but a failure.
+        if promote == .full, !backgroundFailed {
             promote = nil
             enterPromotion("promoted in full by command")
             return
         }
+        if !checkBackgroundAnalysis() { return }
         if let index = status.currentStepIndex, index > steps.count {
             // The steps changed under the release and this one is past their end: never promote
             // on gates that were not run; hold until a person says so.
@@ -72,6 +75,12 @@ extension Planner {
             if status.weights?.canary != weight {
                 guard canaryReady(for: weight) else {
                     status.message = "\(label): scaling the canary for \(weight)%"
+                    _ = awaiting("the canary \(status.canaryReplicaSet ?? "") ready for \(weight)%")
+                    return false
+                }
+                guard stableCapacity >= 100 - weight else {
+                    status.message = "\(label): waiting for the stable revision's replicas to take \(100 - weight)%"
+                    _ = awaiting("the stable revision ready for \(100 - weight)%")
                     return false
                 }
                 var traffic = currentTraffic
@@ -80,7 +89,7 @@ extension Planner {
                 actions.append(.recordEvent(Event(.normal, .trafficShifted, "canary weight \(weight)%")))
             }
             status.message = "\(label): canary weight \(weight)%"
-            return trafficObserved
+            return observed("the routes to send \(weight)% to the canary")
         case .pause(let pause):
             return runPause(pause, label: label)
         case .analysis:
@@ -93,7 +102,7 @@ extension Planner {
                 actions.append(.recordEvent(Event(.normal, .mirrorChanged, "mirroring \(mirror.percentage)% to the canary")))
             }
             status.message = "\(label): mirroring \(mirror.percentage)%"
-            return trafficObserved
+            return observed("the routes to mirror \(mirror.percentage)% to the canary")
         case .setHeaderRoute(let route):
             if !(status.headerRoutes ?? []).contains(route.name) {
                 var traffic = currentTraffic
@@ -102,7 +111,7 @@ extension Planner {
                 actions.append(.recordEvent(Event(.normal, .headerRouteSet, "header route \(route.name) sends matching requests to the canary")))
             }
             status.message = "\(label): header route \(route.name)"
-            return trafficObserved
+            return observed("the routes to carry header route \(route.name)")
         case nil:
             return false
         }
@@ -159,13 +168,28 @@ extension Planner {
             endRelease(.rolledBack, phase: .failed, reason: "\(what) failed: \(run.message ?? "")", event: .analysisFailed)
             return true
         case .inconclusive:
+            // A promote command taken now or after the run ended lets the release go on past it.
             if takePromoteStep() { return false }
+            if let promoted = status.commands?.promote?.handledAt, let ended = run.finishedAt, promoted >= ended { return false }
             status.phase = .paused
             status.message = "\(label): \(what) inconclusive (\(run.message ?? "")); promote to go on, or abort"
             return true
         case .running, .successful:
             return false
         }
+    }
+
+    /// The routes say what status says; else the step waits for them, within the deadline.
+    mutating func observed(_ what: String) -> Bool {
+        if trafficObserved { return true }
+        _ = awaiting(what)
+        return false
+    }
+
+    /// The background run for this revision failed (a `full` promotion does not go past that).
+    var backgroundFailed: Bool {
+        status.analysis?.contains { $0.name == "background" && $0.revision == status.canaryRevision
+            && ($0.phase == .failed || $0.phase == .error) } == true
     }
 
     /// Uses up a `promote: step` command, if one came.
@@ -184,9 +208,10 @@ extension Planner {
 
     var canaryReady: Bool { canaryReady(for: status.weights?.canary ?? 0) }
 
-    /// The canary ReplicaSet is at least the size `weight` needs, and all of it ready.
+    /// The canary selector picks the release's revision, and its ReplicaSet is at least the
+    /// size `weight` needs, all of it ready.
     func canaryReady(for weight: Int) -> Bool {
-        guard let rs = observation.replicaSets.first(where: { $0.metadata.name == status.canaryReplicaSet }) else { return false }
+        guard canarySelectorRevision == status.canaryRevision, let rs = observation.replicaSets.first(where: { $0.metadata.name == status.canaryReplicaSet }) else { return false }
         let wanted = canaryReplicas(for: weight)
         return (rs.spec.replicas ?? 0) >= wanted && (rs.status?.readyReplicas ?? 0) >= wanted
     }

@@ -41,7 +41,10 @@ extension Planner {
         for name in Set(routes).symmetricDifference(status.headerRoutes ?? []).sorted() {
             timeline(.headerRoute) { $0.headerRoute = name; $0.message = routes.contains(name) ? "added" : "removed" }
         }
-        if before != traffic { status.weightsSince = now }
+        if before != traffic {
+            status.weightsSince = now
+            status.trafficObservedAt = nil
+        }
         status.mirrorPercentage = mirror
         status.headerRoutes = routes.isEmpty ? nil : routes
     }
@@ -76,7 +79,8 @@ extension Planner {
                   desired != vs
             else { continue }
             writes.append(.writeVirtualService(desired))
-            if unchanged, !writtenBefore.contains(ref.name), previous?.pending == nil {
+            // Drift: status asked for nothing new and the last plan did not write this one.
+            if unchanged, !writtenBefore.contains(ref.name) {
                 driftDetected = true
                 actions.append(.recordEvent(Event(.warning, .trafficDrift, "VirtualService \(ref.name) was changed by someone else; Sluice wrote its routes back")))
             }

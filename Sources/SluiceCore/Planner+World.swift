@@ -5,7 +5,7 @@ extension Planner {
     /// then canary capacity, then routes, then the Deployment, then canary scale-down.
     mutating func reconcileWorld() {
         guard let deployment, status.phase != .initializing else { return }
-        actions += selectorWrites(stable: status.stableRevision, canary: status.canaryRevision)
+        actions += selectorWrites(stable: status.stableRevision, canary: canarySelectorTarget())
         if isReleaseInProgress { actions += canaryCapacity(deployment) }
         actions += virtualServiceWrites()
         actions += deploymentWrites(deployment)
@@ -44,37 +44,36 @@ extension Planner {
         return ReplicaSet(metadata: meta, spec: spec)
     }
 
-    /// Paused between releases; unpaused only while promotion hands the template to the
-    /// Deployment's own rollout, or while an abort during promotion rolls it back.
+    /// Paused between releases, its ReplicaSets as after a rollout of the stable revision;
+    /// unpaused only while promotion hands the template to the Deployment's own rollout.
     func deploymentWrites(_ deployment: Deployment) -> [Action] {
         let paused = deployment.spec.paused == true
         if status.phase == .promoting {
             let handOver = status.weights?.canary == 100 && trafficObserved
             return handOver && paused ? [.setDeploymentPaused(false)] : []
         }
-        if status.phase == .aborted, !paused, let stable = stableTemplate {
-            // The stable ReplicaSet's template without its `pod-template-hash` label.
-            if !Revision.same(deployment.spec.template, stable) { return [.restoreDeploymentTemplate(Revision.normalized(stable))] }
-            return rolledOutReplicaSet(deployment) != nil ? [.setDeploymentPaused(true)] : []
-        }
-        return paused ? [] : [.setDeploymentPaused(true)]
+        return paused ? heldReplicaSetWrites(deployment) : [.setDeploymentPaused(true)]
     }
 
-    /// Scale the canary down once no route sends it anything and the mesh has had
-    /// `scaleDownDelaySeconds` to apply that: to zero after a rollback (kept for a retry),
-    /// deleted after promotion; canaries of superseded revisions are deleted.
+    /// Scale a canary down once no route sends it anything and the mesh has had
+    /// `scaleDownDelaySeconds` since that was observed: the last release's canary to zero after
+    /// a rollback or abort (kept for a retry), deleted after promotion; any other canary deleted
+    /// once the canary selector has moved off it (which waits for the same delay).
     mutating func canaryScaleDown() -> [Action] {
-        let delay = Double(spec.scaleDownDelaySeconds ?? RolloutSpec.defaultScaleDownDelaySeconds)
         var out: [Action] = []
+        let selected = canarySelectorRevision
         for rs in observation.replicaSets where isCanary(rs) {
             guard let rsName = rs.metadata.name else { continue }
+            let revision = rs.metadata.labels?[Labels.revision]
             let current = rsName == status.canaryReplicaSet
             if current, isReleaseInProgress { continue }
-            let since = current ? status.weightsSince : status.currentRelease?.startedAt ?? status.weightsSince
-            let quiet = current ? (trafficObserved && status.weights?.canary == 0 && status.mirrorPercentage == nil
-                                   && status.headerRoutes == nil) : true
-            guard quiet, let since else { continue }
-            let wait = since.secondsSince1970 + delay - now.secondsSince1970
+            if !current, let selected, revision != selected {
+                // Not the release's and no longer selected: nothing can route to it.
+                out.append(.deleteCanary(name: rsName))
+                continue
+            }
+            guard let since = allStableObservedSince else { continue }
+            let wait = since.secondsSince1970 + scaleDownDelay - now.secondsSince1970
             if wait > 0 {
                 after(wait)
                 continue

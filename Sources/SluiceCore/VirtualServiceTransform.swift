@@ -44,18 +44,18 @@ public enum VirtualServiceTransform {
         let destinations = destinations.seen(from: vs.metadata.namespace)
         var out = vs
         let managed = try managedRoutes(in: vs, named: routes, destinations: destinations)
-        let managedNames = Set(managed.map { baseName(vs.spec.http[$0]) })
-        let original = vs.spec.http.filter { !isClone($0, of: managedNames) }
+        let names = baseNames(vs.spec.http)
+        let managedNames = Set(managed.map { names[$0] })
         var http: [HTTPRoute] = []
-        for route in original {
-            guard splitsBetween(route, destinations), managedNames.contains(baseName(route)) else {
+        for (i, route) in vs.spec.http.enumerated() where !isClone(route, of: managedNames) {
+            guard splitsBetween(route, destinations), managedNames.contains(names[i]) else {
                 http.append(route)
                 continue
             }
             if traffic.activeMirror != nil, route.mirrors != nil {
-                throw Failure(message: "route '\(route.name ?? "")' already uses mirrors; Sluice cannot mirror it too")
+                throw Failure(message: "route '\(names[i])' already uses mirrors; Sluice cannot mirror it too")
             }
-            http += try clones(of: route, traffic: traffic, destinations: destinations)
+            http += try clones(of: route, base: names[i], traffic: traffic, destinations: destinations)
         }
         out.spec.http = http
         return out
@@ -68,11 +68,12 @@ public enum VirtualServiceTransform {
     {
         let destinations = destinations.seen(from: vs.metadata.namespace)
         guard let indexes = try? managedRoutes(in: vs, named: routes, destinations: destinations) else { return nil }
+        let names = baseNames(vs.spec.http)
         return indexes.map { i in
             let route = vs.spec.http[i]
             let stable = route.route.first { destinations.isStable($0.destination) }?.weight ?? 0
             let canary = route.route.first { destinations.isCanary($0.destination) }?.weight ?? 0
-            let base = baseName(route)
+            let base = names[i]
             let mirrorName = base + cloneInfix + "mirror"
             let clones = vs.spec.http.compactMap(\.name).filter { $0.hasPrefix(base + cloneInfix) && $0 != mirrorName }
             let mirrorRoute = vs.spec.http.first { $0.name == mirrorName } ?? route
@@ -89,17 +90,26 @@ public enum VirtualServiceTransform {
         public var headerRoutes: [String]
     }
 
-    static func baseName(_ route: HTTPRoute) -> String { route.name ?? "route" }
+    /// The name each http route goes by, the base of its clones' names: its own, or for an
+    /// unnamed route `route-<n>` with n its position among the routes that are not clones, so
+    /// that two unnamed managed routes never share clone names.
+    static func baseNames(_ http: [HTTPRoute]) -> [String] {
+        var position = 0
+        return http.map { route in
+            if let name = route.name { return name }
+            defer { position += 1 }
+            return "route-\(position)"
+        }
+    }
 
-    static func clones(of route: HTTPRoute, traffic: TrafficState, destinations: RouteDestinations) throws(Failure) -> [HTTPRoute] {
-        let base = baseName(route)
+    static func clones(of route: HTTPRoute, base: String, traffic: TrafficState, destinations: RouteDestinations) throws(Failure) -> [HTTPRoute] {
         var out: [HTTPRoute] = []
         for header in traffic.headerRoutes {
             var clone = route
             clone.name = base + cloneInfix + header.name
-            clone.match = combine(route.match, with: header.match.map { m in
+            clone.match = try combine(route.match, with: header.match.map { m in
                 JSONValue.object(["headers": .object(m.headers.mapValues { stringMatch($0) })])
-            })
+            }, route: base, what: "header route \(header.name)")
             let canary = route.route.first { destinations.isCanary($0.destination) }?.destination ?? destinations.canary
             clone.route = [HTTPRouteDestination(destination: canary, weight: 100)]
             clone.mirror = nil
@@ -123,7 +133,8 @@ public enum VirtualServiceTransform {
                 clone.name = base + cloneInfix + "mirror"
                 let pattern = methods.count == 1 ? ["exact": JSONValue.string(methods[0])]
                     : ["regex": JSONValue.string("^(" + methods.joined(separator: "|") + ")$")]
-                clone.match = combine(route.match, with: [["method": .object(pattern)]])
+                clone.match = try combine(route.match, with: [["method": .object(pattern)]], route: base,
+                                          what: "mirroring of methods \(methods.joined(separator: ", "))")
                 clone.mirror = target
                 clone.mirrorPercentage = Double(mirror.percentage)
                 out.append(clone)
@@ -136,23 +147,83 @@ public enum VirtualServiceTransform {
         return out
     }
 
-    /// Each of the route's match clauses AND-ed with each added clause (the clauses of a match list are OR-ed).
-    static func combine(_ existing: [JSONValue]?, with added: [JSONValue]) -> [JSONValue] {
+    /// Each of the route's match clauses AND-ed with each added clause (the clauses of a match
+    /// list are OR-ed). Where both name the same header, `method`, `uri`, ... the route's own
+    /// condition and the added one must both hold: equal conditions are kept once; an exact value
+    /// that the other condition rejects makes that pair match nothing, and it is left out; two
+    /// conditions that cannot be joined in one Istio match, or no pair left, are an error
+    /// (an empty match would match every request).
+    static func combine(_ existing: [JSONValue]?, with added: [JSONValue], route: String, what: String) throws(Failure) -> [JSONValue] {
         guard let existing, !existing.isEmpty else { return added }
-        return existing.flatMap { clause in
-            added.map { extra -> JSONValue in
-                var merged = clause.object ?? [:]
-                for (key, value) in extra.object ?? [:] {
-                    if case .object(var inner) = merged[key], case .object(let more) = value {
-                        inner.merge(more) { _, new in new }
-                        merged[key] = .object(inner)
-                    } else {
-                        merged[key] = value
-                    }
+        var out: [JSONValue] = []
+        for clause in existing {
+            for extra in added {
+                if let merged = try and(clause.object ?? [:], extra.object ?? [:], route: route, what: what) {
+                    out.append(.object(merged))
                 }
-                return .object(merged)
             }
         }
+        if out.isEmpty {
+            throw Failure(message: "\(what) never holds together with route '\(route)''s own match; change one of them")
+        }
+        return out
+    }
+
+    /// One match clause AND-ed with another; nil when no request can satisfy both.
+    static func and(_ a: [String: JSONValue], _ b: [String: JSONValue], route: String, what: String)
+        throws(Failure) -> [String: JSONValue]?
+    {
+        var merged = a
+        for (key, value) in b {
+            guard let mine = merged[key] else {
+                merged[key] = value
+                continue
+            }
+            if ["headers", "queryParams", "withoutHeaders"].contains(key), case .object(var inner) = mine, case .object(let more) = value {
+                for (name, condition) in more {
+                    guard let own = inner[name] else {
+                        inner[name] = condition
+                        continue
+                    }
+                    guard let both = try stringAnd(own, condition, field: "\(key).\(name)", route: route, what: what) else { return nil }
+                    inner[name] = both
+                }
+                merged[key] = .object(inner)
+            } else {
+                guard let both = try stringAnd(mine, value, field: key, route: route, what: what) else { return nil }
+                merged[key] = both
+            }
+        }
+        return merged
+    }
+
+    /// Two Istio StringMatch conditions on one field, as one: the same condition once; an exact
+    /// value with the other condition it satisfies; nil when it does not.
+    static func stringAnd(_ a: JSONValue, _ b: JSONValue, field: String, route: String, what: String) throws(Failure) -> JSONValue? {
+        if a == b { return a }
+        func satisfies(_ value: String, _ m: JSONValue) -> Bool? {
+            if let exact = m["exact"]?.string { return value == exact }
+            if let prefix = m["prefix"]?.string { return value.hasPrefix(prefix) }
+            if let regex = m["regex"]?.string { return literalAlternatives(regex)?.contains(value) }
+            return nil
+        }
+        if let exact = a["exact"]?.string, let holds = satisfies(exact, b) { return holds ? a : nil }
+        if let exact = b["exact"]?.string, let holds = satisfies(exact, a) { return holds ? b : nil }
+        throw Failure(message: "route '\(route)' already matches \(field), and \(what) adds another condition on it that "
+                      + "one Istio match cannot hold with it; match on exact values, or drop one condition")
+    }
+
+    /// The values a regex matches when it is a plain alternation of literals (`^(GET|HEAD)$`,
+    /// `GET`), which is how Sluice writes method lists; nil for any other regex.
+    static func literalAlternatives(_ regex: String) -> Set<String>? {
+        var body = Substring(regex)
+        if body.hasPrefix("^") { body = body.dropFirst() }
+        if body.hasSuffix("$") { body = body.dropLast() }
+        if body.hasPrefix("("), body.hasSuffix(")") { body = body.dropFirst().dropLast() }
+        let parts = body.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        let special = Set("\\.^$*+?()[]{}|")
+        guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && !$0.contains(where: special.contains) }) else { return nil }
+        return Set(parts)
     }
 
     static func stringMatch(_ m: StringMatch) -> JSONValue {
@@ -167,7 +238,7 @@ public enum VirtualServiceTransform {
     }
 
     static func isClone(_ route: HTTPRoute, of managed: Set<String>? = nil) -> Bool {
-        let name = baseName(route)
+        let name = route.name ?? ""
         guard let range = name.range(of: cloneInfix) else { return false }
         guard let managed else { return true }
         return managed.contains(String(name[..<range.lowerBound]))

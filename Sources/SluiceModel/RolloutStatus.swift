@@ -20,6 +20,15 @@ public struct RolloutStatus: Codable, Sendable, Hashable {
     public var mirrorPercentage: Int?
     /// Names of the header routes in force.
     public var headerRoutes: [String]?
+    /// When every managed route was first seen saying what `weights`, `mirrorPercentage` and
+    /// `headerRoutes` say (cleared when they change): scale-down delays count from here.
+    public var trafficObservedAt: KubeTime?
+    /// What the release is waiting for and since when; missing `progressDeadlineSeconds` from
+    /// `since` rolls it back.
+    public var waiting: WaitState?
+    /// When `spec.paused` or an invalid spec began holding the release; time held does not
+    /// count toward timed pauses or deadlines.
+    public var heldSince: KubeTime?
     /// The state Sluice is moving to and the actions that get it there; finished first after a restart.
     public var pending: PendingState?
     public var commands: HandledCommands?
@@ -56,6 +65,18 @@ public struct Weights: Codable, Sendable, Hashable {
     public init(canary: Int) { self.init(stable: 100 - canary, canary: canary) }
 
     public static let allStable = Weights(stable: 100, canary: 0)
+}
+
+/// One wait of a release: what for, and since when.
+public struct WaitState: Codable, Sendable, Hashable {
+    /// What is awaited, for people and for the rollback reason: `the canary ready for 20%`.
+    public var on: String
+    public var since: KubeTime
+
+    public init(on: String, since: KubeTime) {
+        self.on = on
+        self.since = since
+    }
 }
 
 /// The condition types Sluice sets.
@@ -112,8 +133,8 @@ public struct PendingAction: Codable, Sendable, Hashable {
 }
 
 public enum ActionType: String, SpecEnum {
-    case pauseDeployment, unpauseDeployment, restoreDeploymentTemplate
-    case createCanary, scaleCanary, deleteCanary
+    case pauseDeployment, unpauseDeployment
+    case createCanary, scaleCanary, deleteCanary, scaleReplicaSet
     case setSelector, removeSelector
     case writeVirtualService
     case runMeasurement

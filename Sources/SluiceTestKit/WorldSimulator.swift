@@ -22,6 +22,8 @@ public struct WorldSimulator: Sendable {
     public var namespaceTerminating = false
     /// Every action executed, in order, with the time.
     public var executed: [(KubeTime, Action)] = []
+    /// Deployment ReplicaSets whose scaled-up pods become ready on the controller's next pass.
+    var readyNextPass: [String: Int] = [:]
 
     public init(rollout: Rollout, replicas: Int = 4, image: String = "shop/checkout:1.0",
                 templates: [AnalysisTemplate] = [],
@@ -128,11 +130,17 @@ public struct WorldSimulator: Sendable {
         return plan
     }
 
-    /// Moves the clock as the plan asks (at least a second).
+    /// Moves the clock to the next reconcile: a second on when the plan acted (the watch of
+    /// what it wrote, or a restart, wakes the controller), else as the plan asks.
     public mutating func advance(after plan: Plan) {
+        now = now.adding(seconds: WorldSimulator.secondsToNextReconcile(after: plan))
+    }
+
+    public static func secondsToNextReconcile(after plan: Plan) -> Double {
+        guard plan.actions.isEmpty else { return 1 }
         switch plan.requeue {
-        case .after(let seconds): now = now.adding(seconds: max(seconds, 1))
-        case .awaitChange: now = now.adding(seconds: 1)
+        case .after(let seconds): return max(seconds, 1)
+        case .awaitChange: return 1
         }
     }
 
@@ -156,9 +164,9 @@ public struct WorldSimulator: Sendable {
         case .setDeploymentPaused(let paused):
             deployment.spec.paused = paused
             deployment.metadata.generation = (deployment.metadata.generation ?? 0) + 1
-        case .restoreDeploymentTemplate(let template):
-            deployment.spec.template = template
-            deployment.metadata.generation = (deployment.metadata.generation ?? 0) + 1
+        case .scaleReplicaSet(let name, let replicas):
+            guard let i = replicaSets.firstIndex(where: { $0.metadata.name == name }) else { return }
+            scale(i, to: replicas)
         case .createCanary(var rs):
             guard !replicaSets.contains(where: { $0.metadata.name == rs.metadata.name }) else { return }
             rs.status = ReplicaSetStatus()
@@ -167,7 +175,8 @@ public struct WorldSimulator: Sendable {
         case .scaleCanary(let name, let replicas):
             guard let i = replicaSets.firstIndex(where: { $0.metadata.name == name }) else { return }
             replicaSets[i].spec.replicas = replicas
-            replicaSets[i].status?.readyReplicas = canaryBecomesReady ? replicas : 0
+            let ready = replicaSets[i].status?.readyReplicas ?? 0
+            replicaSets[i].status?.readyReplicas = canaryBecomesReady ? replicas : min(ready, replicas)
         case .deleteCanary(let name):
             replicaSets.removeAll { $0.metadata.name == name }
         case .setSelector(let target, let key, let value):
@@ -196,45 +205,145 @@ public struct WorldSimulator: Sendable {
         }
     }
 
-    /// The Deployment controller: an unpaused Deployment rolls its template out at once.
+    /// The Deployment controller, one pass of kube-controller-manager's: unpaused, a rolling
+    /// update (maxSurge 25% rounded up, maxUnavailable 25% rounded down); paused, only its
+    /// `scale` (a single active ReplicaSet, or the newest, is brought to the Deployment's size;
+    /// a saturated new one scales the old ones to zero). Pods of a ReplicaSet scaled up become
+    /// ready on the next pass; scaled-down ones go at once.
     public mutating func runDeploymentController() {
         let replicas = deployment.spec.replicas ?? 1
         let template = deployment.spec.template
+        let surge = (replicas * 25 + 99) / 100
+        let unavailable = replicas * 25 / 100
+        func owned(_ rs: ReplicaSet) -> Bool {
+            rs.metadata.labels?[PodTemplateSpec.podTemplateHashLabel] != nil && rs.metadata.labels?[Labels.role] == nil
+        }
+        // Pods scaled up on an earlier pass are ready now.
+        for i in replicaSets.indices where owned(replicaSets[i]) {
+            replicaSets[i].status = replicaSets[i].status ?? ReplicaSetStatus()
+            let ready = replicaSets[i].status?.readyReplicas ?? 0
+            let coming = readyNextPass[replicaSets[i].metadata.name ?? ""] ?? 0
+            let size = replicaSets[i].spec.replicas ?? 0
+            replicaSets[i].status?.readyReplicas = min(size, max(ready, coming))
+        }
+        readyNextPass = [:]
+        var newIndex = replicaSets.firstIndex { owned($0) && Revision.same($0.spec.template, template) }
         if deployment.spec.paused != true {
-            let current = replicaSets.firstIndex { $0.metadata.labels?[PodTemplateSpec.podTemplateHashLabel] != nil
-                && Revision.same($0.spec.template, template) }
-            let index: Int
-            if let current {
-                index = current
-            } else {
+            if newIndex == nil {
                 let hash = "k" + String(Revision.hash(template).prefix(8))
                 var podTemplate = template
                 var meta = podTemplate.metadata ?? ObjectMeta()
                 meta.labels = (meta.labels ?? [:]).merging([PodTemplateSpec.podTemplateHashLabel: hash]) { _, new in new }
                 podTemplate.metadata = meta
-                replicaSets.append(ReplicaSet(metadata: ObjectMeta(name: "\(deployment.metadata.name ?? "")-\(hash)",
-                                                                   namespace: deployment.metadata.namespace,
-                                                                   labels: [PodTemplateSpec.podTemplateHashLabel: hash, "app": "checkout"]),
-                                              spec: ReplicaSetSpec(replicas: 0, selector: deployment.spec.selector, template: podTemplate)))
-                index = replicaSets.count - 1
+                var rs = ReplicaSet(metadata: ObjectMeta(name: "\(deployment.metadata.name ?? "")-\(hash)",
+                                                         namespace: deployment.metadata.namespace,
+                                                         labels: [PodTemplateSpec.podTemplateHashLabel: hash, "app": "checkout"]),
+                                    spec: ReplicaSetSpec(replicas: 0, selector: deployment.spec.selector, template: podTemplate))
+                rs.status = ReplicaSetStatus()
+                rs.status?.readyReplicas = 0
+                replicaSets.append(rs)
+                newIndex = replicaSets.count - 1
             }
-            for i in replicaSets.indices where replicaSets[i].metadata.labels?[PodTemplateSpec.podTemplateHashLabel] != nil {
-                let size = i == index ? replicas : 0
-                replicaSets[i].spec.replicas = size
-                replicaSets[i].status = ReplicaSetStatus()
-                replicaSets[i].status?.readyReplicas = size
+            let n = newIndex!
+            let total = replicaSets.filter(owned).reduce(0) { $0 + ($1.spec.replicas ?? 0) }
+            let current = replicaSets[n].spec.replicas ?? 0
+            if current < replicas {
+                scale(n, to: current + max(0, min(replicas + surge - total, replicas - current)))
+            } else if current > replicas {
+                scale(n, to: replicas)
             }
+            // Old ReplicaSets go down only as far as availability allows, oldest first.
+            let available = replicaSets.filter(owned).reduce(0) { $0 + ($1.status?.readyReplicas ?? 0) }
+            var budget = available - (replicas - unavailable)
+            for i in replicaSets.indices where i != n && owned(replicaSets[i]) && (replicaSets[i].spec.replicas ?? 0) > 0 {
+                // Replicas not ready yet can always go.
+                let size = replicaSets[i].spec.replicas ?? 0
+                let notReady = size - (replicaSets[i].status?.readyReplicas ?? 0)
+                let down = min(size, notReady + max(0, budget))
+                budget -= max(0, down - notReady)
+                if down > 0 { scale(i, to: size - down) }
+            }
+        } else {
+            let ownedIndexes = replicaSets.indices.filter { owned(replicaSets[$0]) }
+            let active = ownedIndexes.filter { (replicaSets[$0].spec.replicas ?? 0) > 0 }
+            if active.count == 1 || (active.isEmpty && !ownedIndexes.isEmpty) {
+                let i = active.first ?? (newIndex ?? ownedIndexes.last!)
+                if replicaSets[i].spec.replicas != replicas { scale(i, to: replicas) }
+            } else if let n = newIndex, (replicaSets[n].spec.replicas ?? 0) == replicas,
+                      (replicaSets[n].status?.readyReplicas ?? 0) >= replicas {
+                for i in active where i != n { scale(i, to: 0) }
+            }
+            // Several active and the new one not saturated: the real controller scales them in
+            // proportion to reach replicas + maxSurge; the engine never leaves it there, so this
+            // simulator leaves them as they are.
         }
-        let updated = replicaSets.first { $0.metadata.labels?[PodTemplateSpec.podTemplateHashLabel] != nil
-            && Revision.same($0.spec.template, template) }?.spec.replicas ?? 0
+        let updated = newIndex.map { replicaSets[$0].spec.replicas ?? 0 } ?? 0
         var st = DeploymentStatus()
         st.observedGeneration = deployment.metadata.generation
-        st.replicas = replicaSets.filter { $0.metadata.labels?[PodTemplateSpec.podTemplateHashLabel] != nil }
-            .reduce(0) { $0 + ($1.spec.replicas ?? 0) }
+        st.replicas = replicaSets.filter(owned).reduce(0) { $0 + ($1.spec.replicas ?? 0) }
         st.updatedReplicas = updated
-        st.availableReplicas = st.replicas
-        st.readyReplicas = st.replicas
+        st.availableReplicas = replicaSets.filter(owned).reduce(0) { $0 + ($1.status?.readyReplicas ?? 0) }
+        st.readyReplicas = st.availableReplicas
         deployment.status = st
+    }
+
+    /// Scales one of the Deployment's ReplicaSets: fewer pods at once, more ready on the next pass.
+    mutating func scale(_ i: Int, to size: Int) {
+        replicaSets[i].spec.replicas = size
+        replicaSets[i].status = replicaSets[i].status ?? ReplicaSetStatus()
+        let ready = min(replicaSets[i].status?.readyReplicas ?? 0, size)
+        replicaSets[i].status?.readyReplicas = ready
+        let name = replicaSets[i].metadata.name ?? ""
+        if size > ready { readyNextPass[name] = size }
+    }
+
+    /// One side of a route that gets requests now, and the pods behind it.
+    public struct Serving: Sendable, Hashable {
+        /// The route's name (a clone's too).
+        public var route: String
+        /// "stable" or "canary".
+        public var side: String
+        public var weight: Int
+        /// Ready pods per image, as the side's selector (Service or subset) picks them.
+        public var readyPods: [String: Int]
+    }
+
+    /// Who serves each managed route now, read from the world alone: the weights of every route
+    /// that splits between the stable and canary hosts (and the header-route clones, whose
+    /// requests all go to their destination), and the ReplicaSets each side's selector picks.
+    public var serving: [Serving] {
+        let istio = rollout.spec.trafficRouting.istio!
+        func selector(_ side: String) -> [String: String]? {
+            if let rule = istio.destinationRule {
+                let subset = side == "stable" ? rule.stableSubsetName : rule.canarySubsetName
+                return destinationRule?.spec.subsets.first { $0.name == subset }?.labels
+            }
+            let name = side == "stable" ? istio.stableService : istio.canaryService
+            return services.first { $0.metadata.name == name }?.spec.selector
+        }
+        func side(of destination: Destination) -> String? {
+            if istio.destinationRule != nil { return destination.subset == istio.destinationRule?.stableSubsetName ? "stable"
+                : destination.subset == istio.destinationRule?.canarySubsetName ? "canary" : nil }
+            return destination.host == istio.stableService ? "stable" : destination.host == istio.canaryService ? "canary" : nil
+        }
+        var out: [Serving] = []
+        for vs in virtualServices {
+            for route in vs.spec.http {
+                for d in route.route {
+                    guard let side = side(of: d.destination) else { continue }
+                    let weight = route.route.count == 1 ? 100 : (d.weight ?? 0)
+                    guard weight > 0, let labels = selector(side) else { continue }
+                    var pods: [String: Int] = [:]
+                    for rs in replicaSets {
+                        let podLabels = rs.spec.template.metadata?.labels ?? [:]
+                        guard labels.allSatisfy({ podLabels[$0.key] == $0.value }) else { continue }
+                        pods[rs.spec.template.images.first ?? "", default: 0] += rs.status?.readyReplicas ?? 0
+                    }
+                    out.append(Serving(route: route.name ?? "", side: side, weight: weight, readyPods: pods.filter { $0.value > 0 }))
+                }
+            }
+        }
+        return out
     }
 
     /// The canary weight each managed route gives now (all routes of every managed VirtualService).

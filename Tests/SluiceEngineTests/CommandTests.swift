@@ -55,21 +55,6 @@ import Testing
         #expect(world.status.history?.first?.outcome == .promoted)
         #expect(world.status.history?.first?.timeline.contains { $0.message == "promoted in full by command" } == true)
     }
-
-    @Test func abortWhilePromotingRestoresTheStableTemplate() {
-        var world = Engine.released(Rollout.fixture().steps([CanaryStep(setWeight: 50)]),
-                                    until: { $0.deployment.spec.paused == false })
-        #expect(world.status.phase == .promoting)
-        let stableTemplate = world.replicaSets.first { $0.metadata.name == world.status.stableReplicaSet }!.spec.template
-        world.annotate(Labels.abort, "stop")
-        world.settle()
-        #expect(world.status.phase != .promoting)
-        #expect(Revision.same(world.deployment.spec.template, stableTemplate))
-        #expect(world.deployment.spec.paused == true)
-        #expect(world.observedCanaryWeights == [0])
-        #expect(world.status.history?.first?.outcome == .aborted)
-        #expect(world.executed.contains { if case .restoreDeploymentTemplate = $0.1 { true } else { false } })
-    }
 }
 
 @Suite struct RevisionChangeTests {

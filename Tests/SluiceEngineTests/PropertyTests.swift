@@ -38,56 +38,203 @@ import Testing
     func invariantsHoldOverRandomSequences(rolloutIndex: Int) {
         var tracker = Tracker()
         var promotions = 0
+        var deletions = 0
         for seed in 0..<40 {
             var rng = SplitMix64(seed: UInt64(seed * 31 + rolloutIndex))
             let metrics = Metrics()
             var world = WorldSimulator(rollout: PropertyTests.rollouts[rolloutIndex], templates: [.fixture()],
                                        oracle: { _, _, _, _ in metrics.outcome() })
             world.settle()
+            var watch = WorldWatch(world: world)
             var image = 1
             var crashed = false
-            for _ in 0..<120 {
+            var removedVirtualService: VirtualService?
+            let templates = world.templates
+            for tick in 0..<200 {
                 let dice = rng.next() % 100
+                let known = tracker.violations.count
+                // What a sequence breaks (spec.paused, a template, a VirtualService) is mended a few ticks later.
+                if rng.next() % 6 == 0 {
+                    world.rollout.spec.paused = nil
+                    world.templates = templates
+                    if let vs = removedVirtualService {
+                        world.virtualServices.append(vs)
+                        removedVirtualService = nil
+                    }
+                }
+                defer {
+                    for i in known..<tracker.violations.count {
+                        tracker.violations[i] = "seed \(seed) tick \(tick) dice \(dice) phase \(world.status.phase?.rawValue ?? ""): " + tracker.violations[i]
+                    }
+                }
+                var aborted = false
                 switch dice {
-                case 0..<6:
+                case 0, 1 where rng.next() % 3 == 0:
                     image += 1
                     world.setImage("shop/checkout:\(image)")
-                case 6..<14: metrics.mode.withLock { $0 = Metrics.Mode(rawValue: Int(rng.next() % 4))! }
-                case 14..<16: world.annotate(Labels.abort, "stop \(rng.next() % 1000)")
-                case 16..<19:
-                    world.annotate(Labels.promote, "\(dice == 16 ? "full" : "step")/\(rng.next() % 10000)")
+                case 2 where rng.next() % 3 == 0:
+                    // The template goes back to what the stable selector serves, in whatever phase.
+                    if let stable = watch.stableImages(world).first { world.setImage(stable) }
+                case 3..<8: metrics.mode.withLock { $0 = Metrics.Mode(rawValue: max(0, Int(rng.next() % 7) - 3))! }
+                case 8 where rng.next() % 2 == 0:
+                    world.annotate(Labels.abort, "stop \(rng.next() % 1000)")
+                    aborted = true
+                case 9..<13:
+                    world.annotate(Labels.promote, "\(dice == 9 ? "full" : "step")/\(rng.next() % 10000)")
                     if let revision = world.status.canaryRevision { tracker.promotedByCommand.insert(revision) }
-                case 19..<22: world.annotate(Labels.retry, "\(rng.next() % 10000)")
-                case 22..<24: world.canaryBecomesReady.toggle()
+                    if let images = world.status.currentRelease?.images { watch.stableAllowed.formUnion(images) }
+                case 13..<16: world.annotate(Labels.retry, "\(rng.next() % 10000)")
+                case 16: world.canaryBecomesReady.toggle()
+                case 18..<20:
+                    // Drift: someone edits the primary route's weights.
+                    let w = Int(rng.next() % 101)
+                    if let i = world.virtualServices.first?.spec.http.firstIndex(where: { $0.route.count == 2 }) {
+                        world.virtualServices[0].spec.http[i].route[0].weight = 100 - w
+                        world.virtualServices[0].spec.http[i].route[1].weight = w
+                    }
+                case 20: world.rollout.spec.paused = world.rollout.spec.paused == true ? nil : true
+                case 21:
+                    world.deployment.spec.replicas = 2 + Int(rng.next() % 5)
+                    world.deployment.metadata.generation = (world.deployment.metadata.generation ?? 0) + 1
+                case 22: world.templates = world.templates.namespaced.isEmpty ? templates : TemplateCatalog([])
+                case 23:
+                    if let vs = removedVirtualService {
+                        world.virtualServices.append(vs)
+                        removedVirtualService = nil
+                    } else {
+                        removedVirtualService = world.virtualServices.removeLast()
+                        watch.written[removedVirtualService?.metadata.name ?? ""] = nil
+                    }
                 default: break
                 }
+                // A crash: the status is written and only the first `done` actions run (none when
+                // the status write itself was lost); the next plan knows nothing of the rest.
                 let crash = rng.next() % 20 == 0
+                let statusLost = crash && rng.next() % 3 == 0
                 let before = world.status
+                let inProgress = [.progressing, .paused, .promoting].contains(before.phase)
                 let plan = SluiceCore.plan(world.rollout, world.observation(pendingDone: !crashed), now: world.now)
-                world.rollout.status = plan.status
+                if !statusLost { world.rollout.status = plan.status }
                 world.pendingMeasurements = []
                 PropertyTests.checkPlan(plan, before: before, world: world, into: &tracker)
                 // Now and then an action fails (a conflict, a timeout): the shell stops there.
                 let failAt = rng.next() % 8 == 0 ? Int(rng.next() % UInt64(max(plan.actions.count, 1))) : plan.actions.count
-                if !crash {
-                    for action in plan.actions.prefix(failAt) {
-                        PropertyTests.checkAction(action, world: world, into: &tracker)
-                        world.apply(action)
-                    }
+                let done = statusLost ? 0 : crash ? Int(rng.next() % UInt64(plan.actions.count + 1)) : failAt
+                let canaryBefore = watch.canaryWeight(world)
+                for action in plan.actions.prefix(done) {
+                    PropertyTests.checkAction(action, world: world, into: &tracker)
+                    world.apply(action)
+                    watch.wrote(action)
                 }
                 crashed = crash
                 world.runDeploymentController()
-                if plan.status.history?.first?.outcome == .promoted, before.history?.first != plan.status.history?.first { promotions += 1 }
+                if aborted, inProgress, done == plan.actions.count, !crash {
+                    PropertyTests.checkAbort(plan, canaryBefore: canaryBefore, world: world, into: &tracker)
+                }
+                if plan.status.history?.first?.outcome == .promoted, before.history?.first != plan.status.history?.first {
+                    promotions += 1
+                    watch.stableAllowed.formUnion(plan.status.history!.first!.images)
+                }
+                watch.check(world, into: &tracker)
                 switch plan.requeue {
                 case .after(let seconds): world.now = world.now.adding(seconds: min(max(seconds, 1), Double(1 + rng.next() % 90)))
                 case .awaitChange: world.now = world.now.adding(seconds: Double(1 + rng.next() % 30))
                 }
             }
+            // Deletion ends every sequence: routes back to stable, canaries gone, finalizer off.
+            if let vs = removedVirtualService { world.virtualServices.append(vs) }
+            world.templates = templates
+            world.rollout.metadata.deletionTimestamp = world.now
+            for _ in 0..<60 where world.rollout.metadata.finalizers?.contains(Labels.finalizer) == true {
+                let plan = world.reconcile()
+                world.advance(after: plan)
+            }
+            if world.rollout.metadata.finalizers?.contains(Labels.finalizer) == true || !world.canaries.isEmpty
+                || world.observedCanaryWeights.contains(where: { $0 != 0 }) {
+                tracker.violations.append("seed \(seed): deletion left the finalizer, a canary or canary weight behind")
+            }
+            deletions += 1
         }
         #expect(tracker.violations.prefix(10) == [], "\(tracker.violations.count) violations")
-        #expect(promotions >= 5, "the sequences should reach promotion often enough to test it: \(promotions)")
-        print("property sequences for rollout \(rolloutIndex): \(tracker.ended.count) releases ended, \(promotions) promoted")
+        #expect(promotions >= 10, "the sequences should reach promotion often enough to test it: \(promotions)")
+        print("property sequences for rollout \(rolloutIndex): \(tracker.ended.count) releases ended, \(promotions) promoted, \(deletions) deleted")
         #expect(tracker.ended.count >= 40)
+    }
+
+    /// The invariants read from the simulated world alone — which ReplicaSets each Service or
+    /// subset selects, and the weights — tick after tick.
+    struct WorldWatch {
+        /// Images that may serve as stable: the first, and those whose release history says promoted.
+        var stableAllowed: Set<String>
+        var lastServing: [WorldSimulator.Serving]
+        var lastRoutes: [VirtualService]
+        /// What Sluice last wrote to each VirtualService; a different one was drifted by the test.
+        var written: [String: VirtualService] = [:]
+
+        init(world: WorldSimulator) {
+            stableAllowed = Set(world.deployment.spec.template.images)
+            lastServing = world.serving
+            lastRoutes = world.virtualServices
+            for vs in world.virtualServices { written[vs.metadata.name ?? ""] = vs }
+        }
+
+        mutating func wrote(_ action: Action) {
+            if case .writeVirtualService(let vs) = action { written[vs.metadata.name ?? ""] = vs }
+        }
+
+        func stableImages(_ world: WorldSimulator) -> [String] {
+            world.serving.filter { $0.side == "stable" }.flatMap(\.readyPods.keys)
+        }
+
+        func canaryWeight(_ world: WorldSimulator) -> Int { world.observedCanaryWeights.max() ?? 0 }
+
+        /// Canary share of each image: weight spread over the ready pods the side selects.
+        static func canaryShares(_ serving: [WorldSimulator.Serving]) -> [String: Double] {
+            var shares: [String: Double] = [:]
+            for s in serving where s.side == "canary" {
+                let total = Double(s.readyPods.values.reduce(0, +))
+                for (image, pods) in s.readyPods { shares[image, default: 0] += Double(s.weight) * Double(pods) / total }
+            }
+            return shares
+        }
+
+        mutating func check(_ world: WorldSimulator, into tracker: inout Tracker) {
+            defer {
+                lastServing = world.serving
+                lastRoutes = world.virtualServices
+            }
+            // Routes someone else edited are Sluice's to write back, not its decision.
+            let drifted = world.virtualServices.contains { vs in written[vs.metadata.name ?? ""].map { $0 != vs } ?? true }
+            if drifted { return }
+            let serving = world.serving
+            for s in serving where s.readyPods.isEmpty {
+                tracker.violations.append("route \(s.route) sends \(s.weight)% to the \(s.side) side, which has no ready pods")
+            }
+            for image in stableImages(world) where !stableAllowed.contains(image) {
+                tracker.violations.append("the stable selector serves \(image), which never passed its gates")
+            }
+            let before = WorldWatch.canaryShares(lastServing)
+            let current = world.deployment.spec.template.images.first ?? ""
+            for (image, share) in WorldWatch.canaryShares(serving) where share > (before[image] ?? 0) + 0.001 {
+                if world.virtualServices == lastRoutes {
+                    tracker.violations.append("\(image) took canary traffic by a selector change, not a weight step")
+                }
+                if image != current, !stableAllowed.contains(image) {
+                    tracker.violations.append("\(image) gained canary traffic while the Deployment's template is \(current)")
+                }
+            }
+        }
+    }
+
+    /// An abort during a release: route writes lead the plan, and the canary's weight does not grow.
+    static func checkAbort(_ plan: Plan, canaryBefore: Int, world: WorldSimulator, into tracker: inout Tracker) {
+        let writes = plan.actions.filter { if case .writeVirtualService = $0 { true } else { false } }
+        if !writes.isEmpty, plan.actions.prefix(writes.count) != writes[...] {
+            tracker.violations.append("abort: the route writes are not the first actions: \(plan.actions.map(\.pending.type))")
+        }
+        if (world.observedCanaryWeights.max() ?? 0) > canaryBefore {
+            tracker.violations.append("abort raised the canary weight from \(canaryBefore)")
+        }
     }
 
     /// Weights are integers summing to 100 in every route of every VirtualService write.

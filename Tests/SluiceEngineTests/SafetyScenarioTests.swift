@@ -43,7 +43,6 @@ import Testing
         var world = Engine.released(Rollout.fixture().steps([CanaryStep(setWeight: 50)]), until: Self.promoting)
         world.annotate(Labels.abort, "stop")
         world.settle()
-        #expect(world.executed.contains { if case .restoreDeploymentTemplate = $0.1 { true } else { false } })
         #expect(world.deployment.spec.template.metadata?.labels?[PodTemplateSpec.podTemplateHashLabel] == nil)
         world.setImage("shop/checkout:3.0")
         world.settle()
