@@ -64,7 +64,8 @@ extension Planner {
             setTraffic(back)
         }
         if back.weights.canary > 0 {
-            status.message = "traffic back to stable: \(back.weights.stable)%, as the stable revision's ready replicas allow"
+            status.message = (status.message.map { $0 + "; " } ?? "")
+                + "traffic back to stable: \(back.weights.stable)%, as the stable revision's ready replicas allow"
             after(5)
         }
     }

@@ -87,13 +87,20 @@ extension Planner {
             status.analysis?[i].finishedAt = now
             status.analysis?[i].message = "stopped: \(reason)"
         }
-        status.message = "\(outcome.rawValue): \(reason)"
-        if outcome == .aborted || outcome == .rolledBack {
-            status.message! += "; the Deployment keeps template \(status.canaryRevision ?? ""), paused, while revision "
-                + "\(status.stableRevision ?? "") serves; revert the template in Git, or annotate \(Labels.retry) to release it again"
-        }
+        status.message = endedMessage(outcome, reason)
         let type: EventType = outcome == .promoted || outcome == .reverted ? .normal : .warning
         actions.append(.recordEvent(Event(type, event, reason)))
+    }
+
+    /// What an ended release leaves in `message` (and so in the Stalled condition): the outcome,
+    /// the reason, and after an abort or rollback what to do next.
+    func endedMessage(_ outcome: ReleaseOutcome, _ reason: String) -> String {
+        var text = "\(outcome.rawValue): \(reason)"
+        if outcome == .aborted || outcome == .rolledBack {
+            text += "; the Deployment keeps template \(status.canaryRevision ?? ""), paused, while revision "
+                + "\(status.stableRevision ?? "") serves; revert the template in Git, or annotate \(Labels.retry) to release it again"
+        }
+        return text
     }
 
     /// Failed or Aborted: hold until a new revision, a retry, or the template going back to stable.
@@ -104,6 +111,8 @@ extension Planner {
             status.message = "healthy at revision \(status.stableRevision ?? "")"
         } else if templateHash != status.canaryRevision {
             startRelease(deployment)
+        } else if let last = status.history?.first, let outcome = last.outcome, last.revision == status.canaryRevision {
+            status.message = endedMessage(outcome, last.reason ?? "")
         }
     }
 

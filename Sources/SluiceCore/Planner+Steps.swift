@@ -21,6 +21,7 @@ extension Planner {
         // Background measurements are asked for after the steps ran, so never in the plan that changes the weights.
         defer { if isReleaseInProgress, spec.strategy.canary?.analysis != nil { scheduleMeasurements("background") } }
         guard canaryReady else {
+            status.phase = .progressing
             status.message = canarySelectorRevision == status.canaryRevision
                 ? "waiting for canary \(status.canaryReplicaSet ?? "") to be ready"
                 : "waiting for traffic to leave the previous canary before the canary selector moves to revision \(status.canaryRevision ?? "")"
@@ -157,19 +158,21 @@ extension Planner {
             return true
         }
         let run = ensureRun("background", templates: bg.templates, args: bg.args ?? [], stepIndex: nil)
-        return !stopsOrHolds(run, what: "background analysis", label: "step \((status.currentStepIndex ?? 0) + 1)")
+        return !stopsOrHolds(run, what: "background analysis", label: "step \((status.currentStepIndex ?? 0) + 1)", background: true)
     }
 
     /// A failed run rolls the release back; an inconclusive one holds it until a promote
     /// command (which lets it go on). True when the release stopped or holds.
-    mutating func stopsOrHolds(_ run: AnalysisRunStatus, what: String, label: String) -> Bool {
+    mutating func stopsOrHolds(_ run: AnalysisRunStatus, what: String, label: String, background: Bool = false) -> Bool {
         switch run.phase {
         case .failed, .error:
             endRelease(.rolledBack, phase: .failed, reason: "\(what) failed: \(run.message ?? "")", event: .analysisFailed)
             return true
         case .inconclusive:
             // A promote command taken now or after the run ended lets the release go on past it.
-            if takePromoteStep() { return false }
+            // A step gate uses the command up (it is the step); background analysis is not a
+            // step, so the same command still moves the step in progress on.
+            if background ? promote != nil : takePromoteStep() { return false }
             if let promoted = status.commands?.promote?.handledAt, let ended = run.finishedAt, promoted >= ended { return false }
             status.phase = .paused
             status.message = "\(label): \(what) inconclusive (\(run.message ?? "")); promote to go on, or abort"

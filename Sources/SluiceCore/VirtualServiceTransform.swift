@@ -207,8 +207,9 @@ public enum VirtualServiceTransform {
             if let regex = m["regex"]?.string { return literalAlternatives(regex)?.contains(value) }
             return nil
         }
-        if let exact = a["exact"]?.string, let holds = satisfies(exact, b) { return holds ? a : nil }
-        if let exact = b["exact"]?.string, let holds = satisfies(exact, a) { return holds ? b : nil }
+        // (JSONValue takes `nil` as JSON null: say `.none` for "no condition holds".)
+        if let exact = a["exact"]?.string, let holds = satisfies(exact, b) { return holds ? .some(a) : .none }
+        if let exact = b["exact"]?.string, let holds = satisfies(exact, a) { return holds ? .some(b) : .none }
         throw Failure(message: "route '\(route)' already matches \(field), and \(what) adds another condition on it that "
                       + "one Istio match cannot hold with it; match on exact values, or drop one condition")
     }

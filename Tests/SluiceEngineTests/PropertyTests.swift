@@ -4,6 +4,17 @@ import SluiceTestKit
 import Synchronization
 import Testing
 
+/// The engine's invariants, each checked here on every tick of every sequence:
+/// 1. No unanalysed revision takes traffic or becomes the stable (`WorldWatch.check`: which
+///    image each route's sides serve, read from the simulated Services, subsets and weights;
+///    `checkPlan`: no promotion without every gate passed).
+/// 2. Abort always acts: its route writes lead the plan and the canary's weight never grows
+///    (`checkAbort`).
+/// 3. Traffic only goes where there is capacity: no side with weight has zero ready pods, and
+///    no canary is scaled down while routes still reach it (`WorldWatch.check`, `checkAction`).
+/// 4. Every wait has a deadline: `status.waiting` never outlives `progressDeadlineSeconds`.
+/// 5. A held rollout can always be moved on: a promote command changes a Paused release.
+///
 /// Random sequences of observations — metrics good, bad, missing or failing, commands, new
 /// revisions, crashes, failing actions, canaries that do not come up — and the invariants that must hold
 /// whatever happens.
@@ -68,6 +79,7 @@ import Testing
                     }
                 }
                 var aborted = false
+                var promotedWhileHeld = false
                 switch dice {
                 case 0, 1 where rng.next() % 3 == 0:
                     image += 1
@@ -80,6 +92,8 @@ import Testing
                     world.annotate(Labels.abort, "stop \(rng.next() % 1000)")
                     aborted = true
                 case 9..<13:
+                    promotedWhileHeld = world.status.phase == .paused && world.rollout.spec.paused != true
+                        && world.condition(ConditionType.invalidSpec) != .true && !crashed
                     world.annotate(Labels.promote, "\(dice == 9 ? "full" : "step")/\(rng.next() % 10000)")
                     if let revision = world.status.canaryRevision { tracker.promotedByCommand.insert(revision) }
                     if let images = world.status.currentRelease?.images { watch.stableAllowed.formUnion(images) }
@@ -117,6 +131,16 @@ import Testing
                 if !statusLost { world.rollout.status = plan.status }
                 world.pendingMeasurements = []
                 PropertyTests.checkPlan(plan, before: before, world: world, into: &tracker)
+                // Invariant 5: a promote command moves a held release on, in the plan that reads it.
+                if promotedWhileHeld, plan.status.phase == .paused, before.message?.contains("promote") == true, plan.status.currentStepIndex == before.currentStepIndex,
+                   plan.status.message == before.message {
+                    tracker.violations.append("a promote command left the release held: \(before.message ?? "")")
+                }
+                // Invariant 4: no wait outlives progressDeadlineSeconds (plus the longest tick).
+                if let wait = plan.status.waiting, plan.status.heldSince == nil,
+                   world.now.secondsSince1970 - wait.since.secondsSince1970 > Double(RolloutSpec.defaultProgressDeadlineSeconds) + 90 {
+                    tracker.violations.append("waited \(Int(world.now.secondsSince1970 - wait.since.secondsSince1970))s for \(wait.on)")
+                }
                 // Now and then an action fails (a conflict, a timeout): the shell stops there.
                 let failAt = rng.next() % 8 == 0 ? Int(rng.next() % UInt64(max(plan.actions.count, 1))) : plan.actions.count
                 let done = statusLost ? 0 : crash ? Int(rng.next() % UInt64(plan.actions.count + 1)) : failAt

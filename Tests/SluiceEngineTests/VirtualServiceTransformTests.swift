@@ -114,4 +114,67 @@ import Testing
         #expect(json == expected)
         #expect(VirtualServiceTransform.observedTraffic(in: after, routes: [], destinations: subsets)?.first?.weights == Weights(canary: 50))
     }
+
+    static func split(_ extra: [String: JSONValue] = [:]) -> JSONValue {
+        var route: [String: JSONValue] = [
+            "route": [["destination": ["host": "checkout-stable"], "weight": 100], ["destination": ["host": "checkout-canary"], "weight": 0]],
+        ]
+        route.merge(extra) { _, new in new }
+        return .object(route)
+    }
+
+    /// Scenario 9: two unnamed managed routes get clones of distinct, stable names, and the
+    /// header route is seen on both.
+    @Test func unnamedManagedRoutesGetDistinctCloneNames() throws {
+        let vs = Self.vs([Self.split(["match": [["uri": ["prefix": "/a"]]]]), Self.split(["match": [["uri": ["prefix": "/b"]]]])])
+        let traffic = TrafficState(weights: Weights(canary: 10), headerRoutes: [Engine.insiders])
+        let once = try VirtualServiceTransform.apply(traffic, to: vs, routes: [], destinations: Self.hosts)
+        let names = once.spec.http.map(\.name)
+        #expect(names == ["route-0-sluice-insiders", nil, "route-1-sluice-insiders", nil])
+        let twice = try VirtualServiceTransform.apply(traffic, to: once, routes: [], destinations: Self.hosts)
+        #expect(twice == once, "applying again changes nothing")
+        let seen = VirtualServiceTransform.observedTraffic(in: once, routes: [], destinations: Self.hosts)
+        #expect(seen?.map(\.headerRoutes) == [["insiders"], ["insiders"]])
+        let back = try VirtualServiceTransform.apply(TrafficState(weights: .allStable), to: once, routes: [], destinations: Self.hosts)
+        #expect(back.spec.http.map(\.name) == [nil, nil])
+    }
+
+    /// Scenario 10: a mirror's methods and a header route's match are AND-ed with the route's
+    /// own conditions on the same field, never written over them.
+    @Test func addedMatchesAreAndedWithTheRoutesOwn() throws {
+        let ownMethod = Self.vs([Self.split(["name": "api", "match": [["method": ["exact": "GET"], "uri": ["prefix": "/api"]]]])])
+        let mirror = TrafficState(weights: .allStable, mirror: MirrorStep(percentage: 20, methods: ["GET", "HEAD"]))
+        let mirrored = try VirtualServiceTransform.apply(mirror, to: ownMethod, routes: [], destinations: Self.hosts)
+        let clone = mirrored.spec.http.first { $0.name == "api-sluice-mirror" }
+        #expect(clone?.match == [["method": ["exact": "GET"], "uri": ["prefix": "/api"]]], "GET is in GET|HEAD: the route's own stays")
+        let postOnly = TrafficState(weights: .allStable, mirror: MirrorStep(percentage: 20, methods: ["POST"]))
+        #expect(throws: VirtualServiceTransform.Failure.self, "POST mirroring can never match a GET-only route") {
+            try VirtualServiceTransform.apply(postOnly, to: ownMethod, routes: [], destinations: Self.hosts)
+        }
+
+        let ownHeader = Self.vs([Self.split(["name": "api", "match": [["headers": ["x-canary": ["exact": "0"], "x-team": ["exact": "a"]]],
+                                                                    ["headers": ["x-canary": ["exact": "1"]]]]])])
+        let routed = try VirtualServiceTransform.apply(TrafficState(weights: .allStable, headerRoutes: [Engine.insiders]),
+                                                       to: ownHeader, routes: [], destinations: Self.hosts)
+        let headerClone = routed.spec.http.first { $0.name == "api-sluice-insiders" }
+        #expect(headerClone?.match == [["headers": ["x-canary": ["exact": "1"]]]],
+                "the clause asking x-canary: 0 cannot also ask 1, and is left out; the other is kept once")
+        let regexHeader = Self.vs([Self.split(["name": "api", "match": [["headers": ["x-canary": ["regex": "[0-9]+"]]]]])])
+        #expect(throws: VirtualServiceTransform.Failure.self, "a regex and an exact value on one header cannot be one match") {
+            try VirtualServiceTransform.apply(TrafficState(weights: .allStable, headerRoutes: [Engine.insiders]),
+                                              to: regexHeader, routes: [], destinations: Self.hosts)
+        }
+    }
+
+    /// Scenario 10 as the Rollout sees it: a header route that contradicts a managed route's
+    /// own match is an invalid spec, before any release.
+    @Test func aContradictingHeaderRouteIsAnInvalidSpec() {
+        var world = Engine.healthy(Rollout.fixture().steps([CanaryStep(setWeight: 10), CanaryStep(setHeaderRoute: Engine.insiders)]))
+        let i = world.virtualServices[0].spec.http.firstIndex { $0.name == "primary" }!
+        world.virtualServices[0].spec.http[i].match = [["headers": ["x-canary": ["prefix": "9"]]]]
+        world.settle()
+        #expect(world.condition(ConditionType.invalidSpec) == .true)
+        #expect(world.status.message?.contains("header route insiders never holds together with route 'primary'") == true,
+                "\(world.status.message ?? "")")
+    }
 }
