@@ -83,7 +83,7 @@ struct Planner {
             // Abort acts whatever is wrong: every managed VirtualService that exists goes to stable.
             takeAbort()
             if fastPath {
-                actions += virtualServiceWrites()
+                writeRoutes()
                 // An abort during a promotion stops the Deployment's rollout too.
                 if let deployment, deployment.spec.paused != true { actions.append(.setDeploymentPaused(true)) }
             }

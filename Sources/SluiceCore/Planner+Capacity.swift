@@ -72,19 +72,15 @@ extension Planner {
 
     /// The value the canary selector should have: the release's revision once all traffic has
     /// been seen on stable for `scaleDownDelaySeconds` (so that no request still bound for the
-    /// previous canary lands on an unanalysed one), else what it has.
-    mutating func canarySelectorTarget() -> String? {
+    /// previous canary lands on an unanalysed one), else what it has; and when to look again.
+    func canarySelectorTarget() -> (value: String?, recheckIn: Double?) {
         let observed = canarySelectorRevision
-        guard status.canaryRevision != observed else { return observed }
-        guard let since = allStableObservedSince else { return observed }
+        guard status.canaryRevision != observed else { return (observed, nil) }
+        guard let since = allStableObservedSince else { return (observed, nil) }
         // No canary of the selected revision exists: nothing can still be bound for it.
-        if selectedCanary == nil { return status.canaryRevision }
+        if selectedCanary == nil { return (status.canaryRevision, nil) }
         let wait = since.secondsSince1970 + scaleDownDelay - now.secondsSince1970
-        if wait > 0 {
-            after(wait)
-            return observed
-        }
-        return status.canaryRevision
+        return wait > 0 ? (observed, wait) : (status.canaryRevision, nil)
     }
 
     /// When all traffic was first observed on stable, with no mirroring or header routes, if it still is.

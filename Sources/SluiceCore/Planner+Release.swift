@@ -193,9 +193,7 @@ extension Planner {
             return
         }
         setTraffic(.allStable)
-        let writes = virtualServiceWrites()
-        actions += writes
-        guard writes.isEmpty else { return }
+        guard writeRoutes().isEmpty else { return }
         actions += selectorWrites(stable: nil, canary: nil)
         actions += observation.replicaSets.filter(isCanary).compactMap { $0.metadata.name }.map { .deleteCanary(name: $0) }
         let keepPaused = rollout.metadata.annotations?[Labels.onDelete] == "keep-paused"

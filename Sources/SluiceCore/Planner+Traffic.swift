@@ -64,26 +64,39 @@ extension Planner {
         }
     }
 
-    /// The VirtualService writes that make the managed routes say what status says.
-    mutating func virtualServiceWrites() -> [Action] {
-        guard let istio, let destinations else { return [] }
+    /// The VirtualService writes that make the managed routes say what status says, and the
+    /// VirtualServices among them someone else changed (status asked for nothing new and the last
+    /// plan did not write them). A function of status and the observation alone: the fast path
+    /// is these writes, first.
+    func routeWrites() -> (writes: [Action], drifted: [String]) {
+        guard let istio, let destinations else { return ([], []) }
         let traffic = currentTraffic
         let previous = rollout.status
         let writtenBefore = Set((previous?.pending?.actions ?? []).filter { $0.type == .writeVirtualService }.compactMap(\.name))
         let unchanged = previous?.weights == status.weights && previous?.mirrorPercentage == status.mirrorPercentage
             && previous?.headerRoutes == status.headerRoutes && previous?.phase != nil
         var writes: [Action] = []
+        var drifted: [String] = []
         for ref in istio.virtualServices {
             guard let vs = virtualService(ref),
                   let desired = try? VirtualServiceTransform.apply(traffic, to: vs, routes: ref.routes ?? [], destinations: destinations),
                   desired != vs
             else { continue }
             writes.append(.writeVirtualService(desired))
-            // Drift: status asked for nothing new and the last plan did not write this one.
-            if unchanged, !writtenBefore.contains(ref.name) {
-                driftDetected = true
-                actions.append(.recordEvent(Event(.warning, .trafficDrift, "VirtualService \(ref.name) was changed by someone else; Sluice wrote its routes back")))
-            }
+            if unchanged, !writtenBefore.contains(ref.name) { drifted.append(ref.name) }
+        }
+        return (writes, drifted)
+    }
+
+    /// Appends the route writes to the plan, with a TrafficDrift Event for each drifted one;
+    /// returns the writes.
+    @discardableResult
+    mutating func writeRoutes() -> [Action] {
+        let (writes, drifted) = routeWrites()
+        actions += writes
+        for name in drifted {
+            driftDetected = true
+            actions.append(.recordEvent(Event(.warning, .trafficDrift, "VirtualService \(name) was changed by someone else; Sluice wrote its routes back")))
         }
         return writes
     }

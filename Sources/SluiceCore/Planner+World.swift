@@ -5,11 +5,15 @@ extension Planner {
     /// then canary capacity, then routes, then the Deployment, then canary scale-down.
     mutating func reconcileWorld() {
         guard let deployment, status.phase != .initializing else { return }
-        actions += selectorWrites(stable: status.stableRevision, canary: canarySelectorTarget())
+        let canary = canarySelectorTarget()
+        if let seconds = canary.recheckIn { after(seconds) }
+        actions += selectorWrites(stable: status.stableRevision, canary: canary.value)
         if isReleaseInProgress { actions += canaryCapacity(deployment) }
-        actions += virtualServiceWrites()
+        writeRoutes()
         actions += deploymentWrites(deployment)
-        actions += canaryScaleDown()
+        let scaleDown = canaryScaleDown()
+        actions += scaleDown.actions
+        if let seconds = scaleDown.recheckIn { after(seconds) }
     }
 
     /// Create the canary, or grow it for the weight the current step is moving to.
@@ -59,8 +63,9 @@ extension Planner {
     /// `scaleDownDelaySeconds` since that was observed: the last release's canary to zero after
     /// a rollback or abort (kept for a retry), deleted after promotion; any other canary deleted
     /// once the canary selector has moved off it (which waits for the same delay).
-    mutating func canaryScaleDown() -> [Action] {
+    func canaryScaleDown() -> (actions: [Action], recheckIn: Double?) {
         var out: [Action] = []
+        var recheck: [Double] = []
         let selected = canarySelectorRevision
         for rs in observation.replicaSets where isCanary(rs) {
             guard let rsName = rs.metadata.name else { continue }
@@ -75,7 +80,7 @@ extension Planner {
             guard let since = allStableObservedSince else { continue }
             let wait = since.secondsSince1970 + scaleDownDelay - now.secondsSince1970
             if wait > 0 {
-                after(wait)
+                recheck.append(wait)
                 continue
             }
             if current, status.phase == .failed || status.phase == .aborted {
@@ -84,6 +89,6 @@ extension Planner {
                 out.append(.deleteCanary(name: rsName))
             }
         }
-        return out
+        return (out, recheck.min())
     }
 }

@@ -129,6 +129,9 @@ public enum EveryFieldSet {
         status.canaryRevision = "7b9c1a2f0"
         status.canaryReplicaSet = "checkout-7b9c1a2f0"
         status.currentStepIndex = 2
+        status.trafficObservedAt = KubeTime(secondsSince1970: 1_764_237_700)
+        status.waiting = WaitState(on: "the canary checkout-7b9c1a2f0 ready for 20%", since: KubeTime(secondsSince1970: 1_764_237_700))
+        status.heldSince = KubeTime(secondsSince1970: 1_764_237_700)
         status.stepStartedAt = t0
         status.weights = Weights(canary: 20)
         status.weightsSince = t0
