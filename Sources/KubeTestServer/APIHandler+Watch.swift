@@ -1,12 +1,17 @@
 import Foundation
 import SluiceModel
+import Synchronization
 
 extension APIHandler {
     /// A watch: without a resourceVersion (or "0"), a synthetic ADDED for each existing object
     /// first; from a resourceVersion, every change after it, or one ERROR event carrying a 410
-    /// Status when it is too old; BOOKMARKs only when asked; ends after `timeoutSeconds`.
+    /// Status when it is too old; BOOKMARKs only when asked, never ahead of an event this watcher
+    /// has not been sent; ends after `timeoutSeconds`. Only this resource's changes are sent, and
+    /// through a selector as the watch cache sends them: an object that starts matching is
+    /// ADDED, one that stops matching is DELETED.
     func watch(_ request: Request, _ route: Route, _ selector: Selector) async throws(APIError) -> Response {
         let info = route.info
+        let resource = "\(info.group)/\(info.plural)"
         let bookmarks = request.query["allowWatchBookmarks"] == "true"
         let timeout = Double(request.query["timeoutSeconds"] ?? "") ?? 1800
         let (id, live) = await store.subscribe()
@@ -21,7 +26,7 @@ extension APIHandler {
                     c.finish()
                 })
             }
-            initial = replay.filter { matches($0, route, selector) }.map { line($0.type, APIStore.converted($0.object, to: info)) }
+            initial = replay.compactMap { event($0, route, selector) }
             since = replay.last?.revision ?? number
         } else {
             let (items, revision) = await store.list(info, namespace: route.namespace, selector: selector)
@@ -32,14 +37,19 @@ extension APIHandler {
         let faults = self.faults
         let cutAt = faults.generation
         let interval = bookmarkInterval
+        // The newest revision this watcher has dealt with (sent or filtered out): a bookmark never says more.
+        let progress = Progress(since)
         return .stream(AsyncStream { continuation in
             for l in initial { continuation.yield(l) }
             let deadline = Date().addingTimeInterval(timeout)
             let task = Task {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for await change in live where change.revision > since && matches(change, route, selector) {
-                            continuation.yield(line(change.type, APIStore.converted(change.object, to: info)))
+                        for await change in live where change.revision > since {
+                            let delay = faults.watchDelay
+                            if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
+                            if change.resource == resource, let l = event(change, route, selector) { continuation.yield(l) }
+                            progress.set(change.revision)
                         }
                     }
                     group.addTask {
@@ -48,9 +58,8 @@ extension APIHandler {
                             try? await Task.sleep(for: .milliseconds(50))
                             if bookmarks, Date().timeIntervalSince(lastBookmark) >= interval {
                                 lastBookmark = Date()
-                                let revision = await store.currentRevision
                                 continuation.yield(line("BOOKMARK", ["kind": .string(info.kind), "apiVersion": .string(info.apiVersion),
-                                                                    "metadata": ["resourceVersion": .string(String(revision))]]))
+                                                                    "metadata": ["resourceVersion": .string(String(progress.value))]]))
                             }
                         }
                     }
@@ -67,9 +76,34 @@ extension APIHandler {
         })
     }
 
-    func matches(_ change: APIStore.Change, _ route: Route, _ selector: Selector) -> Bool {
-        (route.namespace == nil || change.namespace == route.namespace) && selector.matches(change.object)
+    /// The event a change is to this watcher, as the watch cache converts it: ADDED when the
+    /// object starts passing the filter, MODIFIED while it passes, DELETED (the previous object
+    /// at the change's resourceVersion) when it stops; nil when it passes neither before nor after.
+    func event(_ change: APIStore.Change, _ route: Route, _ selector: Selector) -> String? {
+        guard route.namespace == nil || change.namespace == route.namespace else { return nil }
+        let now = change.type != "DELETED" && selector.matches(change.object)
+        let before = change.previous.map(selector.matches) ?? false
+        switch (before, now) {
+        case (true, true):
+            return line("MODIFIED", APIStore.converted(change.object, to: route.info))
+        case (false, true):
+            return line("ADDED", APIStore.converted(change.object, to: route.info))
+        case (true, false):
+            var old = change.previous ?? change.object
+            old["metadata"]?["resourceVersion"] = change.object["metadata"]?["resourceVersion"]
+            return line("DELETED", APIStore.converted(old, to: route.info))
+        case (false, false):
+            return nil
+        }
     }
+}
+
+/// A revision shared between a watch's two tasks.
+final class Progress: Sendable {
+    private let revision: Mutex<Int>
+    init(_ revision: Int) { self.revision = Mutex(revision) }
+    var value: Int { revision.withLock { $0 } }
+    func set(_ value: Int) { revision.withLock { $0 = max($0, value) } }
 }
 
 func line(_ type: String, _ object: JSONValue) -> String {

@@ -93,19 +93,36 @@ struct APIHandler: Sendable {
     }
 
     /// A list is at least as new as its `resourceVersion` (the current state); a version the
-    /// server has not reached yet is 504, as the real server answers.
+    /// server has not reached yet is 504, as the real server answers. Pages after the first are
+    /// the list as it was at the first page's resourceVersion, which every page reports; a
+    /// continue token older than the compaction is 410.
     func list(_ request: Request, _ route: Route, _ selector: Selector) async throws(APIError) -> Response {
         if let wanted = request.query["resourceVersion"].flatMap(Int.init), wanted > (await store.currentRevision) {
             throw APIError(504, "Timeout", "Too large resource version: \(wanted), current: \(await store.currentRevision)",
                            details: ["causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]], "retryAfterSeconds": 1])
         }
-        let (all, revision) = await store.list(route.info, namespace: route.namespace, selector: selector)
-        let start = Int(request.query["continue"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? "0") ?? 0
+        let all: [JSONValue]
+        let revision: String
+        let start: Int
+        if let token = request.query["continue"], !token.isEmpty {
+            guard let data = Data(base64Encoded: token), let parsed = try? JSONDecoder().decode(ContinueToken.self, from: data) else {
+                throw APIError(400, "BadRequest", "continue key is not valid: invalid continue token")
+            }
+            guard let snapshot = await store.list(route.info, namespace: route.namespace, selector: selector, at: parsed.rv) else {
+                throw APIError(410, "Expired", "The provided continue parameter is too old to display a consistent list result. "
+                               + "You can start a new list without the continue parameter.")
+            }
+            (all, revision, start) = (snapshot, String(parsed.rv), parsed.start)
+        } else {
+            (all, revision) = await store.list(route.info, namespace: route.namespace, selector: selector)
+            start = 0
+        }
         let limit = Int(request.query["limit"] ?? "") ?? 0
         let end = limit > 0 ? min(all.count, start + limit) : all.count
         var meta: [String: JSONValue] = ["resourceVersion": .string(revision)]
         if end < all.count {
-            meta["continue"] = .string(Data(String(end).utf8).base64EncodedString())
+            let token = ContinueToken(rv: Int(revision) ?? 0, start: end)
+            meta["continue"] = .string(((try? JSONEncoder.sorted.encode(token)) ?? Data()).base64EncodedString())
             meta["remainingItemCount"] = .number(Double(all.count - end))
         }
         let items = start < all.count ? Array(all[start..<end]) : []
@@ -116,6 +133,12 @@ struct APIHandler: Sendable {
         }
         return .json(200, ["kind": .string(route.info.kind + "List"), "apiVersion": .string(route.info.apiVersion),
                            "metadata": .object(meta), "items": .array(items)], headers: [])
+    }
+
+    /// Where the next page starts, and the revision the pages are a snapshot of.
+    struct ContinueToken: Codable {
+        var rv: Int
+        var start: Int
     }
 
     func body(_ request: Request) throws(APIError) -> JSONValue {

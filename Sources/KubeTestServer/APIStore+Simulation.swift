@@ -112,8 +112,9 @@ extension APIStore {
     func put(_ info: ResourceInfo, _ key: Key, _ object: JSONValue, type: String) {
         var object = object
         object["metadata"]?["resourceVersion"] = .string(nextRevision())
+        let previous = objects[key]
         objects[key] = object
-        record(type, info, key.namespace, object)
+        record(type, info, key.namespace, object, previous: previous)
     }
 
     func later(_ sim: Simulation, _ body: @escaping @Sendable (isolated APIStore) -> Void) {

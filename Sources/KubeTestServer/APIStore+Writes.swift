@@ -55,7 +55,7 @@ extension APIStore {
         object["kind"] = .string(info.kind)
         if info.isCustomResourceDefinition { object = establish(object) }
         objects[key] = object
-        record("ADDED", info, key.namespace, object)
+        record("ADDED", info, key.namespace, object, previous: nil)
         if info.group == "apps" { simulate(namespace: key.namespace) }
         return WriteResult(object: objects[key] ?? object, warnings: warnings, code: 201)
     }
@@ -143,13 +143,15 @@ extension APIStore {
             object["metadata"]?["deletionTimestamp"] = .string(KubeTime(Date()).formatted)
             object["metadata"]?["generation"] = .number((meta?["generation"]?.number ?? 1) + 1)
             object["metadata"]?["resourceVersion"] = .string(nextRevision())
+            let previous = objects[key]
             objects[key] = object
-            record("MODIFIED", info, key.namespace, object)
+            record("MODIFIED", info, key.namespace, object, previous: previous)
             return object
         }
+        let previous = object
         objects[key] = nil
         object["metadata"]?["resourceVersion"] = .string(nextRevision())
-        record("DELETED", info, key.namespace, object)
+        record("DELETED", info, key.namespace, object, previous: previous)
         return object
     }
 
@@ -164,14 +166,14 @@ extension APIStore {
         let deleting = new["metadata"]?["deletionTimestamp"] != nil && (new["metadata"]?["finalizers"]?.array ?? []).isEmpty
         if deleting {
             objects[key] = nil
-            record("DELETED", info, key.namespace, new)
+            record("DELETED", info, key.namespace, new, previous: old)
         } else {
             if info.isCustomResourceDefinition {
                 try CustomResourceDefinitionValidation.validate(new, info: info)
                 new = establish(new)
             }
             objects[key] = new
-            record("MODIFIED", info, key.namespace, new)
+            record("MODIFIED", info, key.namespace, new, previous: old)
         }
         if info.group == "apps" { simulate(namespace: key.namespace) }
         return WriteResult(object: objects[key] ?? new, warnings: warnings, code: 200)

@@ -16,6 +16,9 @@ public actor APIStore {
         public var resource: String
         public var namespace: String
         public var object: JSONValue
+        /// The object before this change (nil for ADDED): a watch with a selector tells from it
+        /// whether the object started or stopped matching.
+        public var previous: JSONValue?
     }
 
     public struct Write: Sendable {
@@ -62,8 +65,9 @@ public actor APIStore {
 
     public var currentRevision: Int { revision }
 
-    func record(_ type: String, _ info: ResourceInfo, _ namespace: String, _ object: JSONValue) {
-        let change = Change(revision: revision, type: type, resource: storageKey(info), namespace: namespace, object: object)
+    func record(_ type: String, _ info: ResourceInfo, _ namespace: String, _ object: JSONValue, previous: JSONValue?) {
+        let change = Change(revision: revision, type: type, resource: storageKey(info), namespace: namespace, object: object,
+                            previous: previous)
         changes.append(change)
         if changes.count > replayWindow {
             let dropped = changes.count - replayWindow
@@ -94,6 +98,26 @@ public actor APIStore {
             .map { APIStore.converted($0.value, to: info) }
             .filter(selector.matches)
         return (items, String(revision))
+    }
+
+    /// The list as it was at `revision` (what etcd's MVCC gives a paged list's later pages):
+    /// the changes since are undone; nil when they are compacted away.
+    public func list(_ info: ResourceInfo, namespace: String?, selector: Selector, at snapshot: Int) -> [JSONValue]? {
+        if snapshot < compactedRevision { return nil }
+        let resource = storageKey(info)
+        var state: [Key: JSONValue] = objects.filter { $0.key.resource == resource }
+        for change in changes.reversed() where change.revision > snapshot && change.resource == resource {
+            let name = change.object["metadata"]?["name"]?.string ?? ""
+            let key = Key(resource: resource, namespace: change.namespace, name: name)
+            switch change.type {
+            case "ADDED": state[key] = nil
+            default: state[key] = change.previous ?? change.object
+            }
+        }
+        return state.filter { namespace == nil || $0.key.namespace == namespace }
+            .sorted { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }
+            .map { APIStore.converted($0.value, to: info) }
+            .filter(selector.matches)
     }
 
     /// The object as this version serves it (storage is shared across versions).

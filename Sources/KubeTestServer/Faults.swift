@@ -14,6 +14,7 @@ public final class Faults: Sendable {
     let rules = Mutex<[Rule]>([])
     let latencyMilliseconds = Mutex(0)
     let cutGeneration = Mutex(0)
+    let watchDelayMilliseconds = Mutex(0)
 
     public init() {}
 
@@ -24,11 +25,16 @@ public final class Faults: Sendable {
 
     public func setLatency(milliseconds: Int) { latencyMilliseconds.withLock { $0 = milliseconds } }
 
+    /// Each watch takes this long to deliver each change: a slow watcher, whose stream lags
+    /// behind the store (bookmarks must lag with it).
+    public func setWatchDelay(milliseconds: Int) { watchDelayMilliseconds.withLock { $0 = milliseconds } }
+
     /// Ends every watch stream open now.
     public func cutWatches() { cutGeneration.withLock { $0 += 1 } }
 
     var latency: Int { latencyMilliseconds.withLock { $0 } }
     var generation: Int { cutGeneration.withLock { $0 } }
+    var watchDelay: Int { watchDelayMilliseconds.withLock { $0 } }
 
     func take(verb: String, path: String) -> Rule? {
         rules.withLock { rules in
