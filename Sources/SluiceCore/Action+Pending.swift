@@ -8,6 +8,8 @@ extension Action {
         case .removeFinalizer: return PendingAction(type: .removeFinalizer)
         case .setDeploymentPaused(let paused):
             return PendingAction(type: paused ? .pauseDeployment : .unpauseDeployment)
+        case .restoreDeploymentTemplate:
+            return PendingAction(type: .restoreDeploymentTemplate)
         case .createCanary(let rs):
             var a = PendingAction(type: .createCanary)
             a.name = rs.metadata.name

@@ -72,7 +72,13 @@ struct Planner {
     mutating func run() -> Plan {
         status.observedGeneration = rollout.metadata.generation
         foldMeasurements()
-        if status.trafficObservedAt == nil, trafficObserved { status.trafficObservedAt = now }
+        // Routes seen saying what status says, since when; routes that stopped saying it (drift)
+        // start the count again once written back.
+        if trafficObserved {
+            if status.trafficObservedAt == nil { status.trafficObservedAt = now }
+        } else {
+            status.trafficObservedAt = nil
+        }
         if rollout.metadata.deletionTimestamp != nil {
             finalize()
             return finish()
@@ -80,18 +86,16 @@ struct Planner {
         if !(rollout.metadata.finalizers ?? []).contains(Labels.finalizer) { actions.append(.addFinalizer) }
         invalid = specProblems()
         guard invalid.isEmpty, let deployment else {
-            // Abort acts whatever is wrong: every managed VirtualService that exists goes to stable.
+            // Abort acts whatever is wrong: every managed VirtualService that exists goes to
+            // stable, this plan and every plan after it until all traffic is there.
             takeAbort()
-            if fastPath {
-                writeRoutes()
-                // An abort during a promotion stops the Deployment's rollout too.
-                if let deployment, deployment.spec.paused != true { actions.append(.setDeploymentPaused(true)) }
-            }
             hold()
+            if !isReleaseInProgress, status.phase != .initializing { finishReturnToStable() }
             holdInvalid()
             return finish()
         }
         takeCommands()
+        release()
         status.waiting = nil
         step(deployment)
         if status.phase != .initializing { returnTraffic() }

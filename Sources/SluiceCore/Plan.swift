@@ -26,6 +26,10 @@ public enum Action: Sendable, Hashable {
     case addFinalizer
     case removeFinalizer
     case setDeploymentPaused(Bool)
+    /// Put the stable revision's template back on the Deployment: only when its own ReplicaSet
+    /// for the ended release's template is already complete, so that the paused Deployment
+    /// controller would keep scaling the stable down (it favours a saturated new ReplicaSet).
+    case restoreDeploymentTemplate(PodTemplateSpec)
     case createCanary(ReplicaSet)
     case scaleCanary(name: String, replicas: Int)
     case deleteCanary(name: String)
@@ -80,6 +84,7 @@ public enum EventReason: String, Sendable, Hashable, CaseIterable {
     case superseded = "Superseded"
     case reverted = "Reverted"
     case progressDeadlineExceeded = "ProgressDeadlineExceeded"
+    case commandIgnored = "CommandIgnored"
     case trafficDrift = "TrafficDrift"
     case invalidSpec = "InvalidSpec"
     case cleanedUp = "CleanedUp"

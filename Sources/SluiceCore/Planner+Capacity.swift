@@ -6,7 +6,9 @@ extension Planner {
     /// The share of traffic (percent) the stable can take now: all of it once the Deployment's
     /// minimum available (replicas − maxUnavailable) are ready, else in proportion.
     var stableCapacity: Int {
-        guard let rs = stableReplicaSet, let deployment else { return 100 }
+        guard let deployment else { return 100 }
+        // No stable ReplicaSet to be seen: its selector has no pods behind it.
+        guard let rs = stableReplicaSet else { return 0 }
         let replicas = deployment.spec.replicas ?? 1
         guard replicas > 0 else { return 100 }
         // An unpaused Deployment rolling another template out keeps scaling the stable down
@@ -54,6 +56,19 @@ extension Planner {
     /// revision; until then, whatever a previous canary still gets goes back to stable.
     var stepsOwnTraffic: Bool {
         isReleaseInProgress && canarySelectorRevision == status.canaryRevision
+    }
+
+    /// While the spec is invalid, an ended release still gets all its traffic back to stable:
+    /// the routes that exist, the Deployment paused and its ReplicaSets put back.
+    mutating func finishReturnToStable() {
+        returnTraffic()
+        writeRoutes()
+        guard let deployment else { return }
+        if deployment.spec.paused != true {
+            actions.append(.setDeploymentPaused(true))
+        } else {
+            actions += heldReplicaSetWrites(deployment)
+        }
     }
 
     /// Moves what traffic is left on a canary that no release is stepping back to stable.
@@ -106,6 +121,14 @@ extension Planner {
     func heldReplicaSetWrites(_ deployment: Deployment) -> [Action] {
         guard deployment.spec.paused == true, let stable = stableReplicaSet, let stableName = stable.metadata.name else { return [] }
         let replicas = deployment.spec.replicas ?? 1
+        // The Deployment's own ReplicaSet for its template, complete: the paused Deployment
+        // controller scales every other one to zero, so only the stable template back on the
+        // Deployment, rolled out by the controller itself, brings the stable back.
+        if let template = stableTemplate, !Revision.same(deployment.spec.template, template),
+           let current = deploymentReplicaSets.first(where: { Revision.same($0.spec.template, deployment.spec.template) }),
+           (current.spec.replicas ?? 0) >= replicas, (current.status?.readyReplicas ?? 0) >= replicas, (stable.spec.replicas ?? 0) < replicas {
+            return [.restoreDeploymentTemplate(Revision.normalized(template)), .setDeploymentPaused(false)]
+        }
         var out: [Action] = []
         if (stable.spec.replicas ?? 0) != replicas { out.append(.scaleReplicaSet(name: stableName, replicas: replicas)) }
         for rs in deploymentReplicaSets where rs.metadata.name != stableName && (rs.spec.replicas ?? 0) > 0 {

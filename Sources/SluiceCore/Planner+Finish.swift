@@ -4,7 +4,11 @@ extension Planner {
     /// Conditions, `pending` and the requeue; the fast path keeps everything but the route
     /// writes back until they are observed.
     mutating func finish() -> Plan {
-        if fastPath { actions = Planner.fastPath(actions) }
+        if promote != nil, let value = status.commands?.promote?.value {
+            // Taken, and nothing it could move on: say so, rather than leave it to act by surprise later.
+            actions.append(.recordEvent(Event(.warning, .commandIgnored,
+                                              "\(Labels.promote)=\(value) had nothing to move on (\(status.message ?? status.phase?.rawValue ?? "")); annotate a new value when it does")))
+        }
         if status.phase == .paused, rollout.status?.phase != .paused {
             actions.append(.recordEvent(Event(.normal, .paused, status.message ?? "paused")))
         }
@@ -12,6 +16,8 @@ extension Planner {
             let again = previous.actions.compactMap(Action.init(pending:))
             actions = again.filter { !actions.contains($0) } + actions
         }
+        // After the Events asked for again, so that the route writes still lead.
+        if fastPath { actions = Planner.fastPath(actions) }
         setConditions()
         pruneFinishedRuns()
         if actions.isEmpty {

@@ -46,6 +46,7 @@ extension Planner {
         status.canaryReplicaSet = "\(deployment.metadata.name ?? spec.workloadRef.name)-\(hash)"
         status.currentRelease = ReleaseRecord(revision: hash, images: deployment.spec.template.images, startedAt: now)
         status.currentStepIndex = 0
+        status.stepsDigest = stepsDigest
         status.stepStartedAt = now
         status.analysis = []
         status.phase = .progressing
@@ -134,6 +135,8 @@ extension Planner {
     mutating func progress(_ deployment: Deployment) {
         if spec.paused == true {
             hold()
+            // The wait is paused with the release, not forgotten.
+            status.waiting = previousWait
             status.phase = .paused
             status.message = "paused by spec.paused at step \(status.currentStepIndex ?? 0)"
             return
@@ -184,18 +187,41 @@ extension Planner {
         status.message = "healthy at revision \(status.stableRevision ?? "")"
     }
 
-    /// Deletion: 100% stable without header routes or mirroring, selector keys removed, the
-    /// canary deleted, the Deployment unpaused, then the finalizer removed.
+    /// Deletion, in the order that never leaves a request without pods: traffic back to stable
+    /// (as fast as the stable can take it, the Deployment paused and its ReplicaSets put back
+    /// meanwhile), header routes and mirroring removed; once 100% stable has been seen for
+    /// `scaleDownDelaySeconds`, the canaries deleted; once they are gone, the selector keys
+    /// removed (before that the stable Service would select canary pods), the Deployment
+    /// unpaused, and the finalizer removed.
     mutating func finalize() {
         guard (rollout.metadata.finalizers ?? []).contains(Labels.finalizer) else { return }
         guard !observation.namespaceTerminating, istio != nil, destinations != nil else {
             actions.append(.removeFinalizer)
             return
         }
-        setTraffic(.allStable)
+        let back = trafficBackToStable
+        if currentTraffic != back { setTraffic(back) }
         guard writeRoutes().isEmpty else { return }
+        if back.weights.canary > 0 {
+            if let deployment {
+                actions += deployment.spec.paused == true ? heldReplicaSetWrites(deployment) : [.setDeploymentPaused(true)]
+            }
+            after(5)
+            return
+        }
+        let canaries = observation.replicaSets.filter(isCanary).compactMap(\.metadata.name)
+        if !canaries.isEmpty {
+            // A route that cannot be read back (renamed, say) has been sent to stable; nothing waits on it forever.
+            let since = allStableObservedSince ?? status.weightsSince ?? now
+            let wait = since.secondsSince1970 + scaleDownDelay - now.secondsSince1970
+            if wait > 0 {
+                after(wait)
+                return
+            }
+            actions += canaries.map { .deleteCanary(name: $0) }
+            return
+        }
         actions += selectorWrites(stable: nil, canary: nil)
-        actions += observation.replicaSets.filter(isCanary).compactMap { $0.metadata.name }.map { .deleteCanary(name: $0) }
         let keepPaused = rollout.metadata.annotations?[Labels.onDelete] == "keep-paused"
         if !keepPaused, deployment?.spec.paused == true { actions.append(.setDeploymentPaused(false)) }
         actions.append(.recordEvent(Event(.normal, .cleanedUp, "traffic back to stable, canary deleted, Deployment \(keepPaused ? "kept paused" : "unpaused")")))

@@ -34,17 +34,21 @@ extension Planner {
             return
         }
         if !checkBackgroundAnalysis() { return }
-        if let index = status.currentStepIndex, index > steps.count {
-            // The steps changed under the release and this one is past their end: never promote
-            // on gates that were not run; hold until a person says so.
-            guard promote == .step else {
+        if let digest = status.stepsDigest, digest != stepsDigest {
+            // The steps were edited under the release: a gate may have moved before the current
+            // step, or the current step past the end. Never skip one unasked: hold until a person
+            // has looked and says go on (from the same position in the new steps).
+            let index = status.currentStepIndex ?? 0
+            guard takePromoteStep() else {
                 status.phase = .paused
-                status.message = "the steps changed during the release (step \(index + 1) of \(steps.count)); "
-                    + "check the new steps, then promote (sluice.dev/promote: step) or retry"
+                status.message = "the steps changed during the release (at step \(index + 1), now \(steps.count) steps); "
+                    + "check the new steps, then promote (sluice.dev/promote: step) to go on from step \(min(index, steps.count) + 1), "
+                    + "or abort"
                 return
             }
-            promote = nil
-            status.currentStepIndex = steps.count
+            status.stepsDigest = stepsDigest
+            status.currentStepIndex = min(index, steps.count)
+            status.stepStartedAt = now
         }
         while let index = status.currentStepIndex, index < steps.count {
             guard runStep(steps[index], index: index, of: steps.count) else { return }
@@ -65,6 +69,11 @@ extension Planner {
         recordPhase(.promoting, reason)
         actions.append(.recordEvent(Event(.normal, .promoting, reason)))
         promoteStep(deployment!)
+    }
+
+    /// The steps as one short digest, to notice them being edited during a release.
+    var stepsDigest: String {
+        Revision.digest((try? JSONValue(encoding: steps)).map(Revision.canonical) ?? "")
     }
 
     /// Runs one step; true when it is complete.

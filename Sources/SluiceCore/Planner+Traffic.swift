@@ -78,10 +78,14 @@ extension Planner {
         var writes: [Action] = []
         var drifted: [String] = []
         for ref in istio.virtualServices {
-            guard let vs = virtualService(ref),
-                  let desired = try? VirtualServiceTransform.apply(traffic, to: vs, routes: ref.routes ?? [], destinations: destinations),
-                  desired != vs
-            else { continue }
+            guard let vs = virtualService(ref) else { continue }
+            var desired = try? VirtualServiceTransform.apply(traffic, to: vs, routes: ref.routes ?? [], destinations: destinations)
+            if desired == nil, traffic == .allStable {
+                // The managed routes cannot be found (one was renamed): going back to stable
+                // still sends every route between the stable and the canary there.
+                desired = VirtualServiceTransform.everySplitToStable(vs, destinations: destinations)
+            }
+            guard let desired, desired != vs else { continue }
             writes.append(.writeVirtualService(desired))
             if unchanged, !writtenBefore.contains(ref.name) { drifted.append(ref.name) }
         }

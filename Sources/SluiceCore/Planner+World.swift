@@ -56,6 +56,10 @@ extension Planner {
             let handOver = status.weights?.canary == 100 && trafficObserved
             return handOver && paused ? [.setDeploymentPaused(false)] : []
         }
+        if !paused, let stable = stableTemplate, Revision.same(deployment.spec.template, stable), rolledOutReplicaSet(deployment) == nil {
+            // The stable template (put back, or reverted to) is rolling out: let it finish.
+            return []
+        }
         return paused ? heldReplicaSetWrites(deployment) : [.setDeploymentPaused(true)]
     }
 

@@ -35,17 +35,29 @@ public enum Revision {
             if meta != ObjectMeta() { canonical((try? JSONValue(encoding: meta)) ?? .null, into: &text) }
         }
         canonical(t.spec, into: &text)
+        return digest(text)
+    }
+
+    /// Ten base-30 characters of FNV-1a over `text` (no vowels: no accidental words).
+    static func digest(_ text: String) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             h ^= UInt64(byte)
             h = h &* 0x0000_0100_0000_01B3
         }
-        let digits = Array("0123456789bcdfghjklmnpqrstvwxz")  // no vowels: no accidental words
+        let digits = Array("0123456789bcdfghjklmnpqrstvwxz")
         var out = ""
         for _ in 0..<10 {
             out.append(digits[Int(h % UInt64(digits.count))])
             h /= UInt64(digits.count)
         }
+        return out
+    }
+
+    /// A value's canonical JSON text: keys sorted, numbers as the engine formats them.
+    static func canonical(_ value: JSONValue) -> String {
+        var out = ""
+        canonical(value, into: &out)
         return out
     }
 

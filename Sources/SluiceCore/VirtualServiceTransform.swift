@@ -46,8 +46,12 @@ public enum VirtualServiceTransform {
         let managed = try managedRoutes(in: vs, named: routes, destinations: destinations)
         let names = baseNames(vs.spec.http)
         let managedNames = Set(managed.map { names[$0] })
+        // Clones of managed routes are written afresh; clones whose route is gone (renamed,
+        // edited) are orphans that would still send requests to the canary: dropped too.
+        let routeNames = Set(vs.spec.http.indices.filter { !isClone(vs.spec.http[$0]) }.map { names[$0] })
         var http: [HTTPRoute] = []
-        for (i, route) in vs.spec.http.enumerated() where !isClone(route, of: managedNames) {
+        for (i, route) in vs.spec.http.enumerated()
+        where !isClone(route, of: managedNames) && !(isClone(route) && !routeNames.contains(cloneBase(route))) {
             guard splitsBetween(route, destinations), managedNames.contains(names[i]) else {
                 http.append(route)
                 continue
@@ -91,15 +95,42 @@ public enum VirtualServiceTransform {
     }
 
     /// The name each http route goes by, the base of its clones' names: its own, or for an
-    /// unnamed route `route-<n>` with n its position among the routes that are not clones, so
-    /// that two unnamed managed routes never share clone names.
+    /// unnamed route `route-<digest of its match>`, so that two unnamed managed routes never
+    /// share clone names and a route keeps its clones' names when others are added or moved.
     static func baseNames(_ http: [HTTPRoute]) -> [String] {
-        var position = 0
-        return http.map { route in
+        http.map { route in
             if let name = route.name { return name }
-            defer { position += 1 }
-            return "route-\(position)"
+            let match = (try? JSONValue(encoding: route.match ?? [])).map(Revision.canonical) ?? ""
+            return "route-" + Revision.digest(match).prefix(8)
         }
+    }
+
+    /// The name of the route a clone was made from.
+    static func cloneBase(_ route: HTTPRoute) -> String {
+        let name = route.name ?? ""
+        guard let range = name.range(of: cloneInfix) else { return name }
+        return String(name[..<range.lowerBound])
+    }
+
+    /// Every route that splits between the stable and the canary at 100% stable, without
+    /// mirroring, and every Sluice clone removed: where the managed routes cannot be found (one
+    /// was renamed), this is how an abort or a deletion still sends everything to stable.
+    public static func everySplitToStable(_ vs: VirtualService, destinations: RouteDestinations) -> VirtualService {
+        let destinations = destinations.seen(from: vs.metadata.namespace)
+        var out = vs
+        out.spec.http = vs.spec.http.filter { !isClone($0) }.map { route in
+            guard splitsBetween(route, destinations) else { return route }
+            var route = route
+            route.route = route.route.map { d in
+                var d = d
+                d.weight = destinations.isStable(d.destination) ? 100 : 0
+                return d
+            }
+            route.mirror = nil
+            route.mirrorPercentage = nil
+            return route
+        }
+        return out
     }
 
     static func clones(of route: HTTPRoute, base: String, traffic: TrafficState, destinations: RouteDestinations) throws(Failure) -> [HTTPRoute] {

@@ -29,6 +29,8 @@ public struct RolloutStatus: Codable, Sendable, Hashable {
     /// When `spec.paused` or an invalid spec began holding the release; time held does not
     /// count toward timed pauses or deadlines.
     public var heldSince: KubeTime?
+    /// A digest of the steps the release in progress runs; steps edited since hold it.
+    public var stepsDigest: String?
     /// The state Sluice is moving to and the actions that get it there; finished first after a restart.
     public var pending: PendingState?
     public var commands: HandledCommands?
@@ -133,7 +135,7 @@ public struct PendingAction: Codable, Sendable, Hashable {
 }
 
 public enum ActionType: String, SpecEnum {
-    case pauseDeployment, unpauseDeployment
+    case pauseDeployment, unpauseDeployment, restoreDeploymentTemplate
     case createCanary, scaleCanary, deleteCanary, scaleReplicaSet
     case setSelector, removeSelector
     case writeVirtualService

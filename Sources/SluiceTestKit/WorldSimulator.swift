@@ -164,6 +164,9 @@ public struct WorldSimulator: Sendable {
         case .setDeploymentPaused(let paused):
             deployment.spec.paused = paused
             deployment.metadata.generation = (deployment.metadata.generation ?? 0) + 1
+        case .restoreDeploymentTemplate(let template):
+            deployment.spec.template = template
+            deployment.metadata.generation = (deployment.metadata.generation ?? 0) + 1
         case .scaleReplicaSet(let name, let replicas):
             guard let i = replicaSets.firstIndex(where: { $0.metadata.name == name }) else { return }
             scale(i, to: replicas)

@@ -60,6 +60,7 @@ import Testing
             var image = 1
             var crashed = false
             var removedVirtualService: VirtualService?
+            var renamedRoute = false
             let templates = world.templates
             for tick in 0..<200 {
                 let dice = rng.next() % 100
@@ -67,6 +68,10 @@ import Testing
                 // What a sequence breaks (spec.paused, a template, a VirtualService) is mended a few ticks later.
                 if rng.next() % 6 == 0 {
                     world.rollout.spec.paused = nil
+                    if renamedRoute, let i = world.virtualServices.first?.spec.http.firstIndex(where: { $0.name == "renamed" }) {
+                        world.virtualServices[0].spec.http[i].name = "primary"
+                    }
+                    renamedRoute = false
                     world.templates = templates
                     if let vs = removedVirtualService {
                         world.virtualServices.append(vs)
@@ -107,6 +112,18 @@ import Testing
                         world.virtualServices[0].spec.http[i].route[1].weight = w
                     }
                 case 20: world.rollout.spec.paused = world.rollout.spec.paused == true ? nil : true
+                case 24 where world.rollout.spec.strategy.canary?.steps != nil:
+                    // The steps edited mid-release: one dropped, or a gate put first.
+                    var steps = world.rollout.spec.strategy.canary!.steps!
+                    if rng.next() % 2 == 0, steps.count > 1 { steps.removeLast() } else { steps.insert(CanaryStep(analysis: Engine.gate), at: 0) }
+                    world.rollout.spec.strategy.canary!.steps = steps
+                    world.rollout.metadata.generation = (world.rollout.metadata.generation ?? 1) + 1
+                case 25:
+                    // A managed route renamed (mended below with the rest).
+                    if let i = world.virtualServices.first?.spec.http.firstIndex(where: { $0.name == "primary" }) {
+                        world.virtualServices[0].spec.http[i].name = "renamed"
+                        renamedRoute = true
+                    }
                 case 21:
                     world.deployment.spec.replicas = 2 + Int(rng.next() % 5)
                     world.deployment.metadata.generation = (world.deployment.metadata.generation ?? 0) + 1
@@ -168,6 +185,9 @@ import Testing
             // Deletion ends every sequence: routes back to stable, canaries gone, finalizer off.
             if let vs = removedVirtualService { world.virtualServices.append(vs) }
             world.templates = templates
+            if renamedRoute, let i = world.virtualServices.first?.spec.http.firstIndex(where: { $0.name == "renamed" }) {
+                world.virtualServices[0].spec.http[i].name = "primary"
+            }
             world.rollout.metadata.deletionTimestamp = world.now
             for _ in 0..<60 where world.rollout.metadata.finalizers?.contains(Labels.finalizer) == true {
                 let plan = world.reconcile()
@@ -253,6 +273,9 @@ import Testing
     /// An abort during a release: route writes lead the plan, and the canary's weight does not grow.
     static func checkAbort(_ plan: Plan, canaryBefore: Int, world: WorldSimulator, into tracker: inout Tracker) {
         let writes = plan.actions.filter { if case .writeVirtualService = $0 { true } else { false } }
+        if writes.isEmpty, canaryBefore > 0, world.virtualServices.count == world.rollout.spec.trafficRouting.istio?.virtualServices.count {
+            tracker.violations.append("abort with \(canaryBefore)% on the canary wrote no route")
+        }
         if !writes.isEmpty, plan.actions.prefix(writes.count) != writes[...] {
             tracker.violations.append("abort: the route writes are not the first actions: \(plan.actions.map(\.pending.type))")
         }

@@ -333,3 +333,146 @@ import Testing
         #expect(world.observedCanaryWeights == [20])
     }
 }
+
+/// The paths a review of the first fixes found: each a sequence that broke a rule.
+@Suite struct ReviewScenarioTests {
+    /// Scenario 3 with a managed route renamed: the abort still sends every route between the
+    /// stable and the canary to stable, and keeps at it while the writes fail.
+    @Test func abortWithARenamedRouteStillSendsEverySplitToStable() {
+        var world = Engine.released(Rollout.fixture(), until: { $0.observedCanaryWeights == [20] })
+        let i = world.virtualServices[0].spec.http.firstIndex { $0.name == "primary" }!
+        world.virtualServices[0].spec.http[i].name = "main"
+        world.reconcile()
+        #expect(world.condition(ConditionType.invalidSpec) == .true)
+        world.annotate(Labels.abort, "stop")
+        // The first write is lost (a conflict); the next plans write it again.
+        let plan = SluiceCore.plan(world.rollout, world.observation(), now: world.now)
+        world.rollout.status = plan.status
+        #expect(plan.actions.first.map(\.pending.type) == .writeVirtualService)
+        world.now = world.now.adding(seconds: 5)
+        world.settle(limit: 20)
+        let main = world.virtualServices[0].spec.http.first { $0.name == "main" }
+        #expect(main?.route.map(\.weight) == [100, 0])
+        #expect(world.status.phase == .aborted)
+    }
+
+    /// Scenario 5 at the unit level: a template that carries the Deployment controller's label
+    /// (copied by hand, say) never passes it on to a canary.
+    @Test func aCanaryNeverCarriesThePodTemplateHash() {
+        var world = Engine.healthy()
+        var template = WorldSimulator.template(image: "shop/checkout:2.0")
+        template.metadata?.labels?[PodTemplateSpec.podTemplateHashLabel] = "abc123"
+        world.deployment.spec.template = template
+        world.deployment.metadata.generation = 2
+        world.settle(until: { !$0.canaries.isEmpty })
+        #expect(world.canaries.first?.spec.template.metadata?.labels?[PodTemplateSpec.podTemplateHashLabel] == nil)
+        #expect(world.canaries.first?.spec.selector.matchLabels?[PodTemplateSpec.podTemplateHashLabel] == nil)
+    }
+
+    /// Scenario 7 under an invalid spec: the timed pause stops while the spec is invalid.
+    @Test func timedPausesStopWhileTheSpecIsInvalid() {
+        var world = Engine.released(Rollout.fixture(), until: { $0.status.currentStepIndex == 1 && $0.observedCanaryWeights == [20] })
+        let start = world.status.stepStartedAt!
+        world.now = start.adding(seconds: 20)
+        let vs = world.virtualServices.removeLast()
+        world.reconcile()
+        #expect(world.condition(ConditionType.invalidSpec) == .true)
+        world.now = world.now.adding(seconds: 600)
+        world.reconcile()
+        world.virtualServices.append(vs)
+        let resumed = world.now
+        world.reconcile()
+        #expect(world.status.currentStepIndex == 1, "40 seconds of the minute are left")
+        world.settle(until: { $0.status.currentStepIndex == 2 })
+        #expect(world.now.secondsSince1970 - resumed.secondsSince1970 >= 39)
+    }
+
+    /// Drift after a supersede: the canary selector does not move while a drifted route sends
+    /// the old canary traffic, and waits the full delay again once it is written back.
+    @Test func driftDelaysTheCanarySelectorMove() {
+        var world = Engine.released(Rollout.fixture(), until: { $0.observedCanaryWeights == [20] })
+        let old = world.status.canaryRevision
+        let selector = { (w: WorldSimulator) in w.services.first { $0.metadata.name == "checkout-canary" }?.spec.selector[Labels.revision] }
+        world.setImage("shop/checkout:3.0")
+        world.reconcile()
+        world.now = world.now.adding(seconds: 1)
+        world.reconcile()
+        #expect(world.observedCanaryWeights == [0])
+        // 20 seconds later someone puts 20% back on the old canary.
+        world.now = world.now.adding(seconds: 20)
+        let i = world.virtualServices[0].spec.http.firstIndex { $0.name == "primary" }!
+        world.virtualServices[0].spec.http[i].route[0].weight = 80
+        world.virtualServices[0].spec.http[i].route[1].weight = 20
+        let repaired = world.now
+        world.reconcile()
+        #expect(selector(world) == old, "not moved in the plan that repairs the drift")
+        world.settle(until: { selector($0) != old })
+        #expect(world.now.secondsSince1970 - repaired.secondsSince1970 >= 30, "the delay counts from the repair")
+    }
+
+    /// Abort after the Deployment finished rolling the new template out but before the promotion
+    /// was recorded: the paused Deployment controller would keep the new ReplicaSet, so the
+    /// stable template goes back on the Deployment and its own rollout brings the stable back.
+    @Test func abortAfterTheRolloutCompletedBringsTheStableBack() {
+        var (world, watch) = CapacityScenarioTests.midPromotion()
+        for _ in 0..<10 { world.runDeploymentController() }
+        let stable = world.replicaSets.first { $0.metadata.name == world.status.stableReplicaSet }
+        #expect(stable?.spec.replicas == 0, "the rollout is complete")
+        world.annotate(Labels.abort, "too late?")
+        let violations = CapacityScenarioTests.settleWatched(&world, watch: &watch)
+        #expect(violations == [])
+        #expect(world.executed.contains { if case .restoreDeploymentTemplate(let t) = $0.1 {
+            t.metadata?.labels?[PodTemplateSpec.podTemplateHashLabel] == nil } else { false } })
+        let back = world.replicaSets.first { $0.metadata.name == world.status.stableReplicaSet }
+        #expect(back?.spec.replicas == 4 && back?.status?.readyReplicas == 4)
+        #expect(world.observedCanaryWeights == [0])
+        #expect(world.deployment.spec.paused == true)
+    }
+
+    /// Deletion during a promotion: traffic goes back only as the stable's pods return, the
+    /// canary is deleted after the delay, and the selector keys only once the canary is gone.
+    @Test func deletionDuringAPromotionKeepsEveryRequestServed() {
+        var (world, watch) = CapacityScenarioTests.midPromotion()
+        world.rollout.metadata.deletionTimestamp = world.now
+        var tracker = PropertyTests.Tracker()
+        var keysRemovedWithCanaries = false
+        for _ in 0..<100 where world.rollout.metadata.finalizers?.contains(Labels.finalizer) == true {
+            let plan = world.reconcile()
+            if plan.actions.contains(where: { if case .setSelector(_, _, nil) = $0 { true } else { false } }), !world.canaries.isEmpty {
+                keysRemovedWithCanaries = true
+            }
+            watch.check(world, into: &tracker)
+            world.advance(after: plan)
+        }
+        #expect(tracker.violations == [])
+        #expect(world.rollout.metadata.finalizers?.contains(Labels.finalizer) != true)
+        #expect(world.canaries.isEmpty)
+        #expect(!keysRemovedWithCanaries)
+        let wrote = world.executed.last { if case .writeVirtualService = $0.1 { true } else { false } }!.0
+        let deleted = world.executed.first { if case .deleteCanary = $0.1 { true } else { false } }!.0
+        #expect(deleted.secondsSince1970 - wrote.secondsSince1970 >= 30)
+    }
+
+    /// Steps edited so that a gate now lies before the current step: held, never skipped.
+    @Test func aGateMovedBeforeTheCurrentStepHolds() {
+        var world = Engine.released(Rollout.fixture(), until: { $0.status.currentStepIndex == 3 })
+        world.rollout.spec.strategy.canary?.steps = [CanaryStep(setWeight: 20), CanaryStep(analysis: Engine.gate),
+                                                    CanaryStep(setWeight: 50), CanaryStep(pause: PauseStep())]
+        world.rollout.metadata.generation = 2
+        world.settle(limit: 20)
+        #expect(world.status.phase == .paused)
+        #expect(world.status.message?.contains("steps changed") == true)
+        #expect(world.status.history?.first?.outcome != .promoted)
+    }
+
+    /// A promote with nothing to move on says so.
+    @Test func aPromoteWithNothingToMoveOnIsReported() {
+        var world = Engine.healthy()
+        world.canaryBecomesReady = false
+        world.setImage("shop/checkout:2.0")
+        world.reconcile()
+        world.annotate(Labels.promote, "step/1")
+        world.reconcile()
+        #expect(world.events.contains { $0.reason == .commandIgnored && $0.message.contains("step/1") })
+    }
+}

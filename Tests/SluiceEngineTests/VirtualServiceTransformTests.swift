@@ -130,7 +130,19 @@ import Testing
         let traffic = TrafficState(weights: Weights(canary: 10), headerRoutes: [Engine.insiders])
         let once = try VirtualServiceTransform.apply(traffic, to: vs, routes: [], destinations: Self.hosts)
         let names = once.spec.http.map(\.name)
-        #expect(names == ["route-0-sluice-insiders", nil, "route-1-sluice-insiders", nil])
+        #expect(names[1] == nil && names[3] == nil)
+        let clones = [names[0], names[2]].compactMap { $0 }
+        #expect(clones.count == 2 && Set(clones).count == 2 && clones.allSatisfy { $0.hasPrefix("route-") && $0.hasSuffix("-sluice-insiders") })
+        // A route added in front changes no clone's name, and an orphaned clone does not survive.
+        var moved = once
+        moved.spec.http.insert(HTTPRoute(json: Self.split(["match": [["uri": ["prefix": "/c"]]]]).object!), at: 0)
+        moved.spec.http.removeLast()
+        let again = try VirtualServiceTransform.apply(traffic, to: moved, routes: [], destinations: Self.hosts)
+        let cloned = again.spec.http.compactMap(\.name)
+        #expect(cloned.count == 2 && cloned.contains(clones[0]), "/a keeps its clone's name")
+        #expect(!cloned.contains(clones[1]), "the clone of the removed /b route goes with it")
+        let orphaned = try VirtualServiceTransform.apply(TrafficState(weights: .allStable), to: moved, routes: [], destinations: Self.hosts)
+        #expect(orphaned.spec.http.allSatisfy { $0.name == nil }, "back to stable, no clone is left")
         let twice = try VirtualServiceTransform.apply(traffic, to: once, routes: [], destinations: Self.hosts)
         #expect(twice == once, "applying again changes nothing")
         let seen = VirtualServiceTransform.observedTraffic(in: once, routes: [], destinations: Self.hosts)
