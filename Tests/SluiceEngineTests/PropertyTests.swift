@@ -101,7 +101,6 @@ import Testing
                         && world.condition(ConditionType.invalidSpec) != .true && !crashed
                     world.annotate(Labels.promote, "\(dice == 9 ? "full" : "step")/\(rng.next() % 10000)")
                     if let revision = world.status.canaryRevision { tracker.promotedByCommand.insert(revision) }
-                    if let images = world.status.currentRelease?.images { watch.stableAllowed.formUnion(images) }
                 case 13..<16: world.annotate(Labels.retry, "\(rng.next() % 10000)")
                 case 16: world.canaryBecomesReady.toggle()
                 case 18..<20:
@@ -191,6 +190,8 @@ import Testing
             world.rollout.metadata.deletionTimestamp = world.now
             for _ in 0..<60 where world.rollout.metadata.finalizers?.contains(Labels.finalizer) == true {
                 let plan = world.reconcile()
+                for action in plan.actions { watch.wrote(action) }
+                watch.check(world, into: &tracker)
                 world.advance(after: plan)
             }
             if world.rollout.metadata.finalizers?.contains(Labels.finalizer) == true || !world.canaries.isEmpty
