@@ -44,6 +44,7 @@ extension APIStore {
         BuiltinDefaults.apply(&object, info)
         let warnings = try prune(&object, info, validation: validation)
         if info.statusSubresource, info.isCustom || info.plural != "customresourcedefinitions" { object["status"] = nil }
+        try validateCustom(&object, old: nil, info, name: name)
         meta = object["metadata"]?.object ?? [:]
         meta["uid"] = .string(UUID().uuidString.lowercased())
         meta["creationTimestamp"] = .string(KubeTime(Date()).formatted)
@@ -90,6 +91,7 @@ extension APIStore {
         }
         new["apiVersion"] = .string(info.apiVersion)
         new["kind"] = .string(info.kind)
+        try validateCustom(&new, old: old, info, name: name)
         return try commit(info, key, old: old, new: new, warnings: warnings)
     }
 
@@ -177,6 +179,14 @@ extension APIStore {
         }
         if info.group == "apps" { simulate(namespace: key.namespace) }
         return WriteResult(object: objects[key] ?? new, warnings: warnings, code: 200)
+    }
+
+    /// A custom resource gets its schema's defaults, then must pass its schema and its rules.
+    func validateCustom(_ object: inout JSONValue, old: JSONValue?, _ info: ResourceInfo, name: String) throws(APIError) {
+        guard let schema = info.schema, !info.isCustomResourceDefinition else { return }
+        object = SchemaDefaults.applyToObject(object, schema)
+        let errors = CustomResourceValidation.errors(object, old: old.map { SchemaDefaults.applyToObject($0, schema) }, schema: schema)
+        guard errors.isEmpty else { throw .invalid(info, name, errors) }
     }
 
     /// What `generation` counts: everything but metadata and status.

@@ -121,8 +121,11 @@ public actor APIStore {
     }
 
     /// The object as this version serves it (storage is shared across versions).
+    /// Custom resources are defaulted on read too, as kube-apiserver defaults what it decodes
+    /// from storage (an object stored before its CRD gained a default gets it).
     nonisolated static func converted(_ object: JSONValue, to info: ResourceInfo) -> JSONValue {
         var copy = object
+        if let schema = info.schema, !info.isCustomResourceDefinition { copy = SchemaDefaults.applyToObject(copy, schema) }
         copy["apiVersion"] = .string(info.apiVersion)
         return copy
     }

@@ -76,8 +76,20 @@ import Testing
         server.faults.setWatchDelay(milliseconds: 200)
         let start: ObjectList<JSONValue> = try await client.list(.configMaps, namespace: "shop")
         let stream: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(
-            .configMaps, namespace: "shop", resourceVersion: start.metadata.resourceVersion, timeoutSeconds: 5, allowBookmarks: true)
-        let reading = Task { try await Self.events(stream) }
+            .configMaps, namespace: "shop", resourceVersion: start.metadata.resourceVersion, timeoutSeconds: 60, allowBookmarks: true)
+        // Read until every event and a few bookmarks are in (the stream lags about a second).
+        let reading = Task {
+            var out: [(String, JSONValue)] = []
+            for try await line in stream {
+                switch line.event {
+                case .added(let o): out.append(("ADDED", o))
+                case .bookmark(let version): out.append(("BOOKMARK", ["metadata": ["resourceVersion": .string(version)]]))
+                default: break
+                }
+                if out.filter({ $0.0 == "ADDED" }).count == 6, out.filter({ $0.0 == "BOOKMARK" }).count >= 2 { break }
+            }
+            return out
+        }
         for i in 0..<6 {
             let _: JSONValue = try await client.create(.configMaps, namespace: "shop",
                                                        ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("c\(i)")]])
@@ -86,8 +98,7 @@ import Testing
         var violations: [String] = []
         var bookmarks = 0
         let seen = try await reading.value
-        // The stream lags about a second behind the writes: bookmarks fall due meanwhile.
-        #expect(seen.contains { $0.0 == "ADDED" })
+        #expect(seen.filter { $0.0 == "ADDED" }.count == 6)
         for (type, object) in seen {
             let version = Int(object["metadata"]?["resourceVersion"]?.string ?? "") ?? 0
             if type == "BOOKMARK" {
