@@ -106,7 +106,7 @@ enum CustomResourceValidation {
                 detail = message
             }
             let scalar = type != "object" && type != "array"
-            let fieldValue: JSONValue? = scalar ? value : nil
+            let fieldValue: JSONValue? = scalar ? .some(value) : .none  // (a bare nil would be JSON null)
             let error: FieldError
             switch rule["reason"]?.string {
             case "FieldValueForbidden": error = FieldError(.forbidden, field, detail)

@@ -192,15 +192,16 @@ enum SchemaValidation {
 }
 
 /// Schema `default:`s, applied as kube-apiserver applies them on create, update and read: a
-/// field the object lacks (or has as null where the schema does not allow null) gets its default,
-/// inside objects that are there.
+/// null where the schema does not allow null is dropped first; then a field the object lacks
+/// gets its default, inside objects that are there.
 enum SchemaDefaults {
     static func apply(_ value: JSONValue, _ schema: JSONValue) -> JSONValue {
         switch value {
         case .object(var fields):
             if let properties = schema["properties"]?.object {
                 for (key, sub) in properties {
-                    if let fallback = sub["default"], fields[key] == nil || (fields[key] == .null && sub["nullable"] != .bool(true)) {
+                    if fields[key] == .null, sub["nullable"] != .bool(true) { fields[key] = nil }
+                    if let fallback = sub["default"], fields[key] == nil {
                         fields[key] = fallback
                     }
                     if let present = fields[key] { fields[key] = apply(present, sub) }

@@ -93,8 +93,9 @@ enum CELRuleBudget {
                 }
                 observe(compile(text, decl, expecting: .bool, path: "\(rulePath).rule", what: "rule"), times: times)
                 if let expression = rule["messageExpression"]?.string {
+                    // The real server prices a messageExpression once: it runs only for a value that failed.
                     observe(compile(expression, decl, expecting: .string, path: "\(rulePath).messageExpression", what: "messageExpression"),
-                            times: times)
+                            times: 1)
                 }
             }
         }
@@ -114,7 +115,7 @@ enum CELRuleBudget {
         private mutating func compile(_ text: String, _ decl: CELDeclType, expecting: CELType, path: String, what: String) -> (cost: UInt64, path: String)? {
             do {
                 let expression = try CELParser.parse(text)
-                let variables: [String: CELType] = what == "rule" ? ["self": .of(decl), "oldSelf": .of(decl)] : ["self": .of(decl)]
+                let variables: [String: CELType] = ["self": .of(decl), "oldSelf": .of(decl)]
                 var checker = CELChecker(variables: variables)
                 let type = try checker.check(expression)
                 guard type == expecting || type == .dyn else {
