@@ -49,6 +49,14 @@ struct APIHandler: Sendable {
 
     func serve(_ request: Request, _ route: Route) async throws(APIError) -> Response {
         let validation = FieldValidation(rawValue: request.query["fieldValidation"] ?? "") ?? .warn
+        // Only the subresources a kind declares exist.
+        if let sub = route.subresource {
+            let scalable = route.info.group == "apps" && ["deployments", "replicasets"].contains(route.info.plural)
+            guard (sub == "status" && route.info.statusSubresource) || (sub == "scale" && scalable) else {
+                throw APIError(404, "NotFound", "the server could not find the requested resource")
+            }
+            if sub == "scale", let name = route.name { return try await scale(request, route, name: name, validation: validation) }
+        }
         switch (request.method, route.name) {
         case ("GET", nil):
             let selector = try Selector(labels: request.query["labelSelector"], fields: request.query["fieldSelector"])
@@ -61,10 +69,11 @@ struct APIHandler: Sendable {
             }
             return .json(200, object, headers: [])
         case ("POST", nil):
-            return written(try await store.create(route.info, namespace: route.namespace, try body(request), validation: validation))
+            return written(try await store.create(route.info, namespace: route.namespace, try body(request), validation: validation,
+                                                  dryRun: dryRun(request)))
         case ("PUT", .some(let name)):
             return written(try await store.update(route.info, namespace: route.namespace, name: name, try body(request),
-                                                  subresource: route.subresource, validation: validation))
+                                                  subresource: route.subresource, validation: validation, dryRun: dryRun(request)))
         case ("PATCH", .some(let name)):
             let type = APIStore.PatchType(rawValue: (request.headers["content-type"] ?? "").split(separator: ";").first.map(String.init) ?? "")
             guard let type else {
@@ -80,12 +89,14 @@ struct APIHandler: Sendable {
                 patch = try body(request)
             }
             return written(try await store.patch(route.info, namespace: route.namespace, name: name, type: type, patch,
-                                                 subresource: route.subresource, validation: validation))
+                                                 subresource: route.subresource, validation: validation, dryRun: dryRun(request)))
         case ("DELETE", .some(let name)):
             let options = (try? JSONDecoder().decode(JSONValue.self, from: request.body)) ?? [:]
             let object = try await store.delete(route.info, namespace: route.namespace, name: name,
                                                 uid: options["preconditions"]?["uid"]?.string,
-                                                resourceVersion: options["preconditions"]?["resourceVersion"]?.string)
+                                                resourceVersion: options["preconditions"]?["resourceVersion"]?.string,
+                                                propagation: options["propagationPolicy"]?.string ?? request.query["propagationPolicy"],
+                                                dryRun: dryRun(request) || options["dryRun"]?.array?.contains("All") == true)
             return .json(200, object, headers: [])
         default:
             throw APIError(405, "MethodNotAllowed", "\(request.method) is not supported on \(request.path)")
@@ -140,6 +151,48 @@ struct APIHandler: Sendable {
         var rv: Int
         var start: Int
     }
+
+    /// The `/scale` subresource: an autoscaling/v1 `Scale` read from and written to the object's
+    /// `spec.replicas`.
+    func scale(_ request: Request, _ route: Route, name: String, validation: FieldValidation) async throws(APIError) -> Response {
+        func render(_ object: JSONValue) -> JSONValue {
+            let meta = object["metadata"] ?? [:]
+            let labels = (object["spec"]?["selector"]?["matchLabels"]?.object ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value.string ?? "")" }.joined(separator: ",")
+            return ["kind": "Scale", "apiVersion": "autoscaling/v1",
+                    "metadata": ["name": meta["name"] ?? .null, "namespace": meta["namespace"] ?? .null, "uid": meta["uid"] ?? .null,
+                                 "resourceVersion": meta["resourceVersion"] ?? .null, "creationTimestamp": meta["creationTimestamp"] ?? .null],
+                    "spec": ["replicas": object["spec"]?["replicas"] ?? 1],
+                    "status": ["replicas": object["status"]?["replicas"] ?? 0, "selector": .string(labels)]]
+        }
+        let current = try await store.get(route.info, namespace: route.namespace, name: name)
+        let wanted: JSONValue
+        switch request.method {
+        case "GET":
+            return .json(200, render(current), headers: [])
+        case "PUT":
+            wanted = try body(request)
+        case "PATCH":
+            wanted = Patching.merge(render(current), try body(request))
+        default:
+            throw APIError(405, "MethodNotAllowed", "\(request.method) is not supported on \(request.path)")
+        }
+        if let version = wanted["metadata"]?["resourceVersion"]?.string, version != current["metadata"]?["resourceVersion"]?.string {
+            throw .conflict(route.info, name)
+        }
+        guard let replicas = wanted["spec"]?["replicas"], replicas.number.map({ $0 >= 0 }) ?? false else {
+            throw .invalid(route.info, name, [FieldError(.invalid, "spec.replicas", value: wanted["spec"]?["replicas"] ?? .null,
+                                                         "must be greater than or equal to 0")])
+        }
+        var object = current
+        object["spec"]?["replicas"] = replicas
+        let result = try await store.update(route.info, namespace: route.namespace, name: name, object, validation: validation,
+                                            requireVersion: false, dryRun: dryRun(request))
+        return .json(200, render(result.object), headers: [])
+    }
+
+    /// `dryRun=All`: everything but the write.
+    func dryRun(_ request: Request) -> Bool { request.query["dryRun"] == "All" }
 
     func body(_ request: Request) throws(APIError) -> JSONValue {
         if (request.headers["content-type"] ?? "").contains("protobuf") {

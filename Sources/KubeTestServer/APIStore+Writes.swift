@@ -16,9 +16,12 @@ public struct WriteResult: Sendable {
 
 extension APIStore {
     public func create(_ info: ResourceInfo, namespace: String?, _ body: JSONValue,
-                       validation: FieldValidation = .warn) throws(APIError) -> WriteResult {
+                       validation: FieldValidation = .warn, dryRun: Bool = false) throws(APIError) -> WriteResult {
         var object = body
         var meta = object["metadata"]?.object ?? [:]
+        if let version = meta["resourceVersion"]?.string, !version.isEmpty {
+            throw APIError(500, "InternalError", "Internal error occurred: resourceVersion should not be set on objects to be created")
+        }
         if meta["name"]?.string == nil, let prefix = meta["generateName"]?.string {
             meta["name"] = .string(prefix + String(UUID().uuidString.lowercased().prefix(5)))
         }
@@ -31,6 +34,7 @@ extension APIStore {
                 throw APIError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
             }
             meta["namespace"] = .string(namespace)
+            try admitIntoNamespace(info, namespace: namespace, name: name)
         } else {
             meta["namespace"] = nil
         }
@@ -45,6 +49,8 @@ extension APIStore {
         let warnings = try prune(&object, info, validation: validation)
         if info.statusSubresource, info.isCustom || info.plural != "customresourcedefinitions" { object["status"] = nil }
         try validateCustom(&object, old: nil, info, name: name)
+        let errors = BuiltinValidation.errors(object, old: nil, info: info)
+        guard errors.isEmpty else { throw .invalid(info, name, errors) }
         meta = object["metadata"]?.object ?? [:]
         meta["uid"] = .string(UUID().uuidString.lowercased())
         meta["creationTimestamp"] = .string(KubeTime(Date()).formatted)
@@ -54,6 +60,11 @@ extension APIStore {
         object["metadata"] = .object(meta)
         object["apiVersion"] = .string(info.apiVersion)
         object["kind"] = .string(info.kind)
+        if info.plural == "namespaces", info.group.isEmpty {
+            object["spec"] = ["finalizers": ["kubernetes"]]
+            object["status"] = ["phase": "Active"]
+        }
+        if dryRun { return WriteResult(object: object, warnings: warnings, code: 201) }
         if info.isCustomResourceDefinition { object = establish(object) }
         objects[key] = object
         record("ADDED", info, key.namespace, object, previous: nil)
@@ -64,9 +75,25 @@ extension APIStore {
     /// PUT: custom resources need the resourceVersion they were read at; a stale one is 409. The
     /// main endpoint ignores status when status is a subresource; `/status` ignores all but status.
     public func update(_ info: ResourceInfo, namespace: String?, name: String, _ body: JSONValue, subresource: String? = nil,
-                       validation: FieldValidation = .warn, requireVersion: Bool? = nil) throws(APIError) -> WriteResult {
+                       validation: FieldValidation = .warn, requireVersion: Bool? = nil, dryRun: Bool = false) throws(APIError) -> WriteResult {
         let key = key(info, namespace, name)
         guard let old = objects[key] else { throw .notFound(info, name) }
+        if let given = body["metadata"]?["name"]?.string, given != name {
+            throw APIError(400, "BadRequest", "the name of the object (\(given)) does not match the name on the URL (\(name))")
+        }
+        var metaErrors: [FieldError] = []
+        if let uid = body["metadata"]?["uid"]?.string, uid != old["metadata"]?["uid"]?.string {
+            metaErrors.append(FieldError(.invalid, "metadata.uid", value: .string(uid), "field is immutable"))
+        }
+        if old["metadata"]?["deletionTimestamp"] != nil, subresource == nil {
+            let before = Set(old["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? [])
+            let added = (body["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? []).filter { !before.contains($0) }
+            if !added.isEmpty {
+                metaErrors.append(FieldError(.forbidden, "metadata.finalizers",
+                                             "no new finalizers can be added if the object is being deleted, found new finalizers []string{\(added.map { "\"\($0)\"" }.joined(separator: ", "))}"))
+            }
+        }
+        guard metaErrors.isEmpty else { throw .invalid(info, name, metaErrors) }
         let oldVersion = old["metadata"]?["resourceVersion"]?.string
         if let given = body["metadata"]?["resourceVersion"]?.string {
             if given != oldVersion { throw .conflict(info, name) }
@@ -92,7 +119,9 @@ extension APIStore {
         new["apiVersion"] = .string(info.apiVersion)
         new["kind"] = .string(info.kind)
         try validateCustom(&new, old: old, info, name: name)
-        return try commit(info, key, old: old, new: new, warnings: warnings)
+        let errors = BuiltinValidation.errors(new, old: old, info: info)
+        guard errors.isEmpty else { throw .invalid(info, name, errors) }
+        return try commit(info, key, old: old, new: new, warnings: warnings, dryRun: dryRun)
     }
 
     public enum PatchType: String, Sendable {
@@ -103,7 +132,7 @@ extension APIStore {
     }
 
     public func patch(_ info: ResourceInfo, namespace: String?, name: String, type: PatchType, _ patch: JSONValue,
-                      subresource: String? = nil, validation: FieldValidation = .warn) throws(APIError) -> WriteResult {
+                      subresource: String? = nil, validation: FieldValidation = .warn, dryRun: Bool = false) throws(APIError) -> WriteResult {
         let key = key(info, namespace, name)
         guard let old = objects[key] else { throw .notFound(info, name) }
         var new: JSONValue
@@ -125,12 +154,17 @@ extension APIStore {
             throw .conflict(info, name)
         }
         new["metadata"]?["resourceVersion"] = old["metadata"]?["resourceVersion"]
-        return try update(info, namespace: namespace, name: name, new, subresource: subresource, validation: validation, requireVersion: false)
+        return try update(info, namespace: namespace, name: name, new, subresource: subresource, validation: validation, requireVersion: false,
+                          dryRun: dryRun)
     }
 
-    /// With finalizers, marks the object deleted (deletionTimestamp); without, removes it.
+    /// With finalizers, marks the object deleted (deletionTimestamp); without, removes it. Its
+    /// dependents (by ownerReferences) go as `propagationPolicy` says: Background (the default)
+    /// deletes them after it, Foreground before it (it waits with the `foregroundDeletion`
+    /// finalizer), Orphan leaves them without the reference. A Namespace turns Terminating and
+    /// goes once everything in it has.
     public func delete(_ info: ResourceInfo, namespace: String?, name: String, uid: String? = nil,
-                       resourceVersion: String? = nil) throws(APIError) -> JSONValue {
+                       resourceVersion: String? = nil, propagation: String? = nil, dryRun: Bool = false) throws(APIError) -> JSONValue {
         let key = key(info, namespace, name)
         guard var object = objects[key] else { throw .notFound(info, name) }
         let meta = object["metadata"]
@@ -140,40 +174,149 @@ extension APIStore {
         if let resourceVersion, resourceVersion != meta?["resourceVersion"]?.string {
             throw APIError(409, "Conflict", "Operation cannot be fulfilled on \(info.plural) \"\(name)\": Precondition failed: ResourceVersion in precondition: \(resourceVersion), ResourceVersion in object meta: \(meta?["resourceVersion"]?.string ?? "")")
         }
-        if !(meta?["finalizers"]?.array ?? []).isEmpty {
+        if let policy = propagation, !["Background", "Foreground", "Orphan"].contains(policy) {
+            throw .invalid(info, name, [FieldError(.notSupported, "propagationPolicy", value: .string(policy),
+                                                   "supported values: \"Foreground\", \"Background\", \"Orphan\"")])
+        }
+        if dryRun { return object }
+        let isNamespace = info.plural == "namespaces" && info.group.isEmpty
+        let objectUID = meta?["uid"]?.string ?? ""
+        var finalizers = meta?["finalizers"]?.array?.compactMap(\.string) ?? []
+        let dependents = self.dependents(of: objectUID)
+        if propagation == "Orphan" {
+            for dependent in dependents { orphan(dependent, from: objectUID) }
+        } else if propagation == "Foreground", !dependents.isEmpty, !finalizers.contains("foregroundDeletion") {
+            finalizers.append("foregroundDeletion")
+        }
+        if !finalizers.isEmpty || isNamespace {
             guard meta?["deletionTimestamp"] == nil else { return object }
+            let previous = object
+            object["metadata"]?["finalizers"] = finalizers.isEmpty ? nil : .array(finalizers.map(JSONValue.string))
             object["metadata"]?["deletionTimestamp"] = .string(KubeTime(Date()).formatted)
-            object["metadata"]?["generation"] = .number((meta?["generation"]?.number ?? 1) + 1)
+            if !isNamespace { object["metadata"]?["generation"] = .number((meta?["generation"]?.number ?? 1) + 1) }
+            if isNamespace { object["status"] = ["phase": "Terminating"] }
             object["metadata"]?["resourceVersion"] = .string(nextRevision())
-            let previous = objects[key]
             objects[key] = object
             record("MODIFIED", info, key.namespace, object, previous: previous)
-            return object
+            if propagation == "Foreground" {
+                for dependent in dependents { deleteDependent(dependent, propagation: "Foreground") }
+                releaseForegroundOwners()
+            }
+            if isNamespace { sweep(namespace: name) }
+            return objects[key] ?? object
         }
-        let previous = object
-        objects[key] = nil
-        object["metadata"]?["resourceVersion"] = .string(nextRevision())
-        record("DELETED", info, key.namespace, object, previous: previous)
+        remove(info, key, object)
         return object
     }
 
-    func commit(_ info: ResourceInfo, _ key: Key, old: JSONValue, new input: JSONValue, warnings: [String]) throws(APIError) -> WriteResult {
+    /// Removes an object for good, then what it owned (in the background) and what waited on it.
+    func remove(_ info: ResourceInfo, _ key: Key, _ object: JSONValue) {
+        let previous = object
+        var object = object
+        objects[key] = nil
+        object["metadata"]?["resourceVersion"] = .string(nextRevision())
+        record("DELETED", info, key.namespace, object, previous: previous)
+        if let uid = object["metadata"]?["uid"]?.string {
+            for dependent in dependents(of: uid) { deleteDependent(dependent, propagation: "Background") }
+        }
+        releaseForegroundOwners()
+        if !key.namespace.isEmpty { sweep(namespace: key.namespace) }
+    }
+
+    /// The objects whose ownerReferences name `uid`.
+    func dependents(of uid: String) -> [Key] {
+        guard !uid.isEmpty else { return [] }
+        return objects.filter { _, object in
+            (object["metadata"]?["ownerReferences"]?.array ?? []).contains { $0["uid"]?.string == uid }
+        }.map(\.key).sorted { ($0.resource, $0.namespace, $0.name) < ($1.resource, $1.namespace, $1.name) }
+    }
+
+    func info(for key: Key) -> ResourceInfo? {
+        registry.values.first { storageKey($0) == key.resource }
+    }
+
+    func deleteDependent(_ key: Key, propagation: String) {
+        guard let info = info(for: key), objects[key] != nil else { return }
+        _ = try? delete(info, namespace: key.namespace.isEmpty ? nil : key.namespace, name: key.name, propagation: propagation)
+    }
+
+    func orphan(_ key: Key, from uid: String) {
+        guard let info = info(for: key), var object = objects[key] else { return }
+        let previous = object
+        let references = (object["metadata"]?["ownerReferences"]?.array ?? []).filter { $0["uid"]?.string != uid }
+        object["metadata"]?["ownerReferences"] = references.isEmpty ? nil : .array(references)
+        object["metadata"]?["resourceVersion"] = .string(nextRevision())
+        objects[key] = object
+        record("MODIFIED", info, key.namespace, object, previous: previous)
+    }
+
+    /// Owners deleted in the foreground go once their dependents have.
+    func releaseForegroundOwners() {
+        for (key, object) in objects where object["metadata"]?["deletionTimestamp"] != nil {
+            let finalizers = object["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? []
+            guard finalizers.contains("foregroundDeletion"), let uid = object["metadata"]?["uid"]?.string,
+                  dependents(of: uid).isEmpty, let info = info(for: key) else { continue }
+            var released = object
+            let rest = finalizers.filter { $0 != "foregroundDeletion" }
+            released["metadata"]?["finalizers"] = rest.isEmpty ? nil : .array(rest.map(JSONValue.string))
+            if rest.isEmpty {
+                remove(info, key, released)
+            } else {
+                released["metadata"]?["resourceVersion"] = .string(nextRevision())
+                objects[key] = released
+                record("MODIFIED", info, key.namespace, released, previous: object)
+            }
+        }
+    }
+
+    /// A terminating namespace: everything in it is deleted (finalizers honoured); once nothing
+    /// is left, the namespace goes.
+    func sweep(namespace: String) {
+        guard let nsInfo = registry["v1/namespaces"], let ns = objects[key(nsInfo, nil, namespace)],
+              ns["metadata"]?["deletionTimestamp"] != nil else { return }
+        let inside = objects.keys.filter { $0.namespace == namespace }
+        for key in inside where objects[key]?["metadata"]?["deletionTimestamp"] == nil {
+            guard let info = info(for: key) else { continue }
+            _ = try? delete(info, namespace: namespace, name: key.name)
+        }
+        if !objects.keys.contains(where: { $0.namespace == namespace }), let ns = objects[key(nsInfo, nil, namespace)] {
+            remove(nsInfo, key(nsInfo, nil, namespace), ns)
+        }
+    }
+
+    /// The namespace lifecycle admission: no creates in a namespace that does not exist or is
+    /// being terminated.
+    func admitIntoNamespace(_ info: ResourceInfo, namespace: String, name: String) throws(APIError) {
+        guard let nsInfo = registry["v1/namespaces"] else { return }
+        guard let ns = objects[key(nsInfo, nil, namespace)] else { throw .notFound(nsInfo, namespace) }
+        if ns["metadata"]?["deletionTimestamp"] != nil {
+            let resource = info.group.isEmpty ? info.plural : "\(info.plural).\(info.group)"
+            throw APIError(403, "Forbidden", "\(resource) \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                           details: ["name": .string(name), "group": .string(info.group), "kind": .string(info.plural),
+                                     "causes": [["reason": "NamespaceTerminating", "message": .string("namespace \(namespace) is being terminated"),
+                                                 "field": "metadata.namespace"]]])
+        }
+    }
+
+    func commit(_ info: ResourceInfo, _ key: Key, old: JSONValue, new input: JSONValue, warnings: [String],
+                dryRun: Bool = false) throws(APIError) -> WriteResult {
         var new = input
         new["metadata"]?["resourceVersion"] = old["metadata"]?["resourceVersion"]
         if new == old { return WriteResult(object: old, warnings: warnings, code: 200) }
-        if content(old) != content(new) {
+        if content(old, info) != content(new, info) {
             new["metadata"]?["generation"] = .number((old["metadata"]?["generation"]?.number ?? 1) + 1)
         }
-        new["metadata"]?["resourceVersion"] = .string(nextRevision())
-        let deleting = new["metadata"]?["deletionTimestamp"] != nil && (new["metadata"]?["finalizers"]?.array ?? []).isEmpty
+        if dryRun { return WriteResult(object: new, warnings: warnings, code: 200) }
+        let isNamespace = info.plural == "namespaces" && info.group.isEmpty
+        let deleting = new["metadata"]?["deletionTimestamp"] != nil && (new["metadata"]?["finalizers"]?.array ?? []).isEmpty && !isNamespace
         if deleting {
-            objects[key] = nil
-            record("DELETED", info, key.namespace, new, previous: old)
+            remove(info, key, new)
         } else {
             if info.isCustomResourceDefinition {
                 try CustomResourceDefinitionValidation.validate(new, info: info)
                 new = establish(new)
             }
+            new["metadata"]?["resourceVersion"] = .string(nextRevision())
             objects[key] = new
             record("MODIFIED", info, key.namespace, new, previous: old)
         }
@@ -189,11 +332,13 @@ extension APIStore {
         guard errors.isEmpty else { throw .invalid(info, name, errors) }
     }
 
-    /// What `generation` counts: everything but metadata and status.
-    func content(_ object: JSONValue) -> JSONValue {
+    /// What `generation` counts: everything but metadata and status; a custom resource without
+    /// a status subresource counts its status too; a Deployment counts its annotations.
+    func content(_ object: JSONValue, _ info: ResourceInfo) -> JSONValue {
         var copy = object
         copy["metadata"] = nil
-        copy["status"] = nil
+        if info.statusSubresource || !info.isCustom { copy["status"] = nil }
+        if info.group == "apps", info.plural == "deployments" { copy["annotations"] = object["metadata"]?["annotations"] ?? [:] }
         return copy
     }
 

@@ -43,6 +43,16 @@ public actor APIStore {
     public init(replayWindow: Int = 1000) {
         self.replayWindow = replayWindow
         for info in ResourceInfo.builtins { registry["\(info.apiVersion)/\(info.plural)"] = info }
+        // The namespaces every cluster starts with.
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            revision += 1
+            objects[Key(resource: "/namespaces", namespace: "", name: name)] = [
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": ["name": .string(name), "uid": .string(UUID().uuidString.lowercased()), "resourceVersion": .string(String(revision)),
+                             "creationTimestamp": .string(KubeTime(Date()).formatted), "labels": ["kubernetes.io/metadata.name": .string(name)]],
+                "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"],
+            ]
+        }
     }
 
     func register(_ info: ResourceInfo) { registry["\(info.apiVersion)/\(info.plural)"] = info }

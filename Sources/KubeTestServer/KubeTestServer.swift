@@ -47,6 +47,13 @@ public final class KubeTestServer: Sendable {
         portBox.port = http.port
     }
 
+    /// Creates a namespace, as `kubectl create namespace` would (a test's first step: objects
+    /// can only be created in a namespace that exists).
+    public func createNamespace(_ name: String) async throws {
+        guard let info = await store.resource(apiVersion: "v1", plural: "namespaces") else { return }
+        _ = try await store.create(info, namespace: nil, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
+    }
+
     public func stop() async throws {
         faults.cutWatches()
         try await http.stop()

@@ -65,6 +65,7 @@ struct FailurePathTests {
     @Test func credentialsAndSecretArgsAreReadFromSecretsAndNeverRecorded() async throws {
         let now = roundedNow()
         let server = try await KubeTestServer()
+        try await server.createNamespace("shop")
         let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
         let secret: JSONValue = ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "prom", "namespace": "shop"], "data": [
             "token": .string(Data("s3cret-token".utf8).base64EncodedString()),

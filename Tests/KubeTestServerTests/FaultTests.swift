@@ -40,6 +40,7 @@ import Testing
 
     @Test func bookmarksOnlyWhenAsked() async throws {
         let server = try await KubeTestServer(bookmarkInterval: 0.1)
+        try await server.createNamespace("shop")
         let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
         var bookmarks = [0, 0]
         for (i, ask) in [true, false].enumerated() {
@@ -99,6 +100,7 @@ extension KubernetesClient {
 @Suite struct ReplayWindowAndOptionsTests {
     @Test func aVersionOlderThanTheReplayWindowIsTooOld() async throws {
         let server = try await KubeTestServer(replayWindow: 2)
+        try await server.createNamespace("shop")
         let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "t"))
         let first: JSONValue = try await client.create(.configMaps, namespace: "shop", FaultTests.cm)
         let start = first["metadata"]!["resourceVersion"]!.string!

@@ -55,6 +55,7 @@ enum Target: Sendable, CustomTestStringConvertible {
 @Suite struct SemanticsTests {
     static func withServer(_ body: (KubernetesClient, KubeTestServer) async throws -> Void) async throws {
         let server = try await KubeTestServer(replayWindow: 50)
+        try await server.createNamespace("shop")
         let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
         for crd in try Self.crds.get() {
             let _: JSONValue = try await client.create(ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",

@@ -72,6 +72,7 @@ import Testing
     /// been sent yet (a client resuming from it would miss that event).
     @Test func bookmarksNeverRunAheadOfTheEventsSent() async throws {
         let server = try await KubeTestServer(bookmarkInterval: 0.05)
+        try await server.createNamespace("shop")
         let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
         server.faults.setWatchDelay(milliseconds: 200)
         let start: ObjectList<JSONValue> = try await client.list(.configMaps, namespace: "shop")
