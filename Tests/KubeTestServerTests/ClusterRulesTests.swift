@@ -1,0 +1,178 @@
+import Foundation
+import KubeClient
+import KubeTestServer
+import Logging
+import SluiceModel
+import SluiceTestKit
+import Testing
+
+/// The rules a cluster enforces beyond a kind's schema, over HTTP: namespaces, the built-in
+/// kinds' own validation, write semantics, and garbage collection. The same tests run against a
+/// real cluster when one is configured (deletes cascade there in the background, so they poll).
+@Suite struct ClusterRulesTests {
+    static func deployment(_ name: String, selector: JSONValue = ["app": "web"], labels: JSONValue = ["app": "web"]) -> JSONValue {
+        ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": .string(name)],
+         "spec": ["replicas": 2, "selector": ["matchLabels": selector],
+                  "template": ["metadata": ["labels": labels], "spec": ["containers": [["name": "app", "image": "nginx:1.27"]]]]]]
+    }
+
+    static func configMap(_ name: String, owner: JSONValue? = nil) -> JSONValue {
+        var cm: JSONValue = ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name)]]
+        if let owner {
+            cm["metadata"]?["ownerReferences"] = [["apiVersion": "v1", "kind": "ConfigMap", "name": owner["metadata"]!["name"]!,
+                                                   "uid": owner["metadata"]!["uid"]!, "blockOwnerDeletion": true]]
+        }
+        return cm
+    }
+
+    /// Waits up to 30 s for `condition` (a real cluster's garbage collector takes a moment).
+    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<300 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    static func exists(_ client: KubernetesClient, _ type: ResourceType, _ ns: String?, _ name: String) async -> Bool {
+        do {
+            let _: JSONValue = try await client.get(type, namespace: ns, name: name)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    @Test(arguments: Target.all)
+    func namespacesMustExistAndStopTakingObjectsWhileTerminating(target: Target) async throws {
+        try await target.run { client, ns in
+            let missing = await SemanticsTests.label {
+                let _: JSONValue = try await client.create(.configMaps, namespace: "no-such-namespace-\(ns)", Self.configMap("a"))
+            }
+            #expect(missing == "not_found")
+            let doomed = "\(ns)-doomed"
+            let _: JSONValue = try await client.create(.namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(doomed)]])
+            var held = Self.configMap("held")
+            held["metadata"]?["finalizers"] = ["example.com/hold"]
+            let _: JSONValue = try await client.create(.configMaps, namespace: doomed, held)
+            let _: JSONValue = try await client.create(.configMaps, namespace: doomed, Self.configMap("plain"))
+            try await client.delete(.namespaces, name: doomed)
+            let terminating: JSONValue = try await client.get(.namespaces, name: doomed)
+            #expect(terminating["status"]?["phase"] == "Terminating")
+            do {
+                let _: JSONValue = try await client.create(.configMaps, namespace: doomed, Self.configMap("late"))
+                Issue.record("a create in a terminating namespace was accepted")
+            } catch KubeClientError.forbidden(let status) {
+                #expect(status.message?.contains("unable to create new content in namespace \(doomed) because it is being terminated") == true)
+                #expect(status.details?.causes?.first?.reason == "NamespaceTerminating")
+            }
+            #expect(try await Self.eventually { !(await Self.exists(client, .configMaps, doomed, "plain")) }, "its objects are deleted")
+            #expect(await Self.exists(client, .namespaces, nil, doomed), "the namespace waits for the finalizer")
+            let _: JSONValue = try await client.patch(.configMaps, namespace: doomed, name: "held", .merge(Data(#"{"metadata":{"finalizers":null}}"#.utf8)))
+            #expect(try await Self.eventually { !(await Self.exists(client, .namespaces, nil, doomed)) }, "then the namespace goes")
+        }
+    }
+
+    @Test(arguments: Target.all)
+    func workloadsNamesAndLabelsAreValidated(target: Target) async throws {
+        try await target.run { client, ns in
+            func refusal(_ body: () async throws -> Void) async -> [String]? { await ValidationTests.refusal(body) }
+            let mismatched = await refusal {
+                let _: JSONValue = try await client.create(.deployments, namespace: ns, Self.deployment("web", labels: ["app": "other"]))
+            }
+            #expect(mismatched == ["spec.template.metadata.labels: Invalid value: {\"app\":\"other\"}: `selector` does not match template `labels`"])
+            let created: JSONValue = try await client.create(.deployments, namespace: ns, Self.deployment("web"))
+            #expect(created["spec"]?["strategy"]?["type"] == "RollingUpdate")
+            #expect(created["spec"]?["revisionHistoryLimit"] == 10)
+            #expect(created["spec"]?["progressDeadlineSeconds"] == 600)
+            var moved = created
+            moved["spec"]?["selector"] = ["matchLabels": ["app": "web", "tier": "front"]]
+            moved["spec"]?["template"]?["metadata"]?["labels"] = ["app": "web", "tier": "front"]
+            let immutable = await refusal { let _: JSONValue = try await client.update(.deployments, namespace: ns, name: "web", moved) }
+            #expect(immutable?.contains { $0.hasPrefix("spec.selector: Invalid value: ") && $0.hasSuffix(": field is immutable") } == true,
+                    "\(immutable ?? [])")
+            let badName = await refusal { let _: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap("Bad_Name")) }
+            #expect(badName == ["metadata.name: Invalid value: \"Bad_Name\": " + "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"])
+            var badLabel = Self.configMap("labelled")
+            badLabel["metadata"]?["labels"] = ["team": "not ok!"]
+            let label = await refusal { let _: JSONValue = try await client.create(.configMaps, namespace: ns, badLabel) }
+            #expect(label?.first?.hasPrefix("metadata.labels: Invalid value: \"not ok!\": a valid label must be an empty string") == true, "\(label ?? [])")
+            // Status counts cannot exceed what they count.
+            let status = await refusal {
+                let _: JSONValue = try await client.patch(.deployments, namespace: ns, name: "web",
+                                                          .merge(Data(#"{"status":{"replicas":0,"readyReplicas":2}}"#.utf8)), subresource: "status")
+            }
+            #expect(status?.contains("status.readyReplicas: Invalid value: 2: cannot be greater than status.replicas") == true, "\(status ?? [])")
+        }
+    }
+
+    @Test(arguments: Target.all)
+    func writesFollowTheRealRules(target: Target) async throws {
+        try await target.run { client, ns in
+            // A create carrying a resourceVersion is refused.
+            var versioned = Self.configMap("versioned")
+            versioned["metadata"]?["resourceVersion"] = "12345"
+            #expect(await SemanticsTests.label { let _: JSONValue = try await client.create(.configMaps, namespace: ns, versioned) } != nil)
+            // Renaming through an update is an error, not silently undone.
+            let cm: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap("a"))
+            var renamed = cm
+            renamed["metadata"]?["name"] = "b"
+            #expect(await SemanticsTests.label { let _: JSONValue = try await client.update(.configMaps, namespace: ns, name: "a", renamed) } == "bad_request")
+            // No new finalizer on an object being deleted.
+            var held = Self.configMap("held")
+            held["metadata"]?["finalizers"] = ["example.com/hold"]
+            let _: JSONValue = try await client.create(.configMaps, namespace: ns, held)
+            try await client.delete(.configMaps, namespace: ns, name: "held")
+            let refused = await ValidationTests.refusal {
+                let _: JSONValue = try await client.patch(.configMaps, namespace: ns, name: "held",
+                                                          .merge(Data(#"{"metadata":{"finalizers":["example.com/hold","example.com/more"]}}"#.utf8)))
+            }
+            #expect(refused?.first?.hasPrefix("metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted") == true,
+                    "\(refused ?? [])")
+            let _: JSONValue = try await client.patch(.configMaps, namespace: ns, name: "held", .merge(Data(#"{"metadata":{"finalizers":null}}"#.utf8)))
+            // Only declared subresources exist.
+            #expect(await SemanticsTests.label { let _: JSONValue = try await client.get(.configMaps, namespace: ns, name: "a", subresource: "status") } == "not_found")
+            // /scale reads and writes a Scale.
+            let _: JSONValue = try await client.create(.deployments, namespace: ns, Self.deployment("web"))
+            let scale: JSONValue = try await client.get(.deployments, namespace: ns, name: "web", subresource: "scale")
+            #expect(scale["kind"] == "Scale" && scale["spec"]?["replicas"] == 2 && scale["status"]?["selector"] == "app=web")
+            let scaled: JSONValue = try await client.patch(.deployments, namespace: ns, name: "web", .merge(Data(#"{"spec":{"replicas":5}}"#.utf8)),
+                                                           subresource: "scale")
+            #expect(scaled["spec"]?["replicas"] == 5)
+            let after: JSONValue = try await client.get(.deployments, namespace: ns, name: "web")
+            #expect(after["spec"]?["replicas"] == 5)
+            // dryRun=All answers without writing.
+            let body = try JSONEncoder().encode(Self.configMap("dry"))
+            let answered = try JSONDecoder().decode(JSONValue.self, from: try await client.createRaw(.configMaps, namespace: ns, body: body, query: [("dryRun", "All")]))
+            #expect(answered["metadata"]?["name"] == "dry")
+            #expect(!(await Self.exists(client, .configMaps, ns, "dry")))
+            // generation: a Deployment's annotations count; its status does not.
+            let before = after["metadata"]?["generation"]?.number ?? 0
+            let annotated: JSONValue = try await client.patch(.deployments, namespace: ns, name: "web",
+                                                              .merge(Data(#"{"metadata":{"annotations":{"note":"x"}}}"#.utf8)))
+            #expect(annotated["metadata"]?["generation"]?.number == before + 1)
+            let labelled: JSONValue = try await client.patch(.deployments, namespace: ns, name: "web",
+                                                             .merge(Data(#"{"metadata":{"labels":{"note":"x"}}}"#.utf8)))
+            #expect(labelled["metadata"]?["generation"]?.number == before + 1, "labels do not")
+        }
+    }
+
+    @Test(arguments: Target.all)
+    func deletesCascadeByOwnerReferences(target: Target) async throws {
+        try await target.run { client, ns in
+            for policy in ["Background", "Foreground", "Orphan"] {
+                let owner: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap("owner-\(policy.lowercased())"))
+                let name = "child-\(policy.lowercased())"
+                let _: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap(name, owner: owner))
+                try await client.delete(.configMaps, namespace: ns, name: owner["metadata"]!["name"]!.string!, propagationPolicy: policy)
+                #expect(try await Self.eventually { !(await Self.exists(client, .configMaps, ns, owner["metadata"]!["name"]!.string!)) })
+                if policy == "Orphan" {
+                    let child: JSONValue = try await client.get(.configMaps, namespace: ns, name: name)
+                    #expect(child["metadata"]?["ownerReferences"] == nil, "orphaned: the reference is removed")
+                } else {
+                    #expect(try await Self.eventually { !(await Self.exists(client, .configMaps, ns, name)) }, "\(policy): the dependent goes too")
+                }
+            }
+        }
+    }
+}
