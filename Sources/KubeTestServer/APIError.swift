@@ -32,10 +32,4 @@ public struct APIError: Error, Sendable {
         APIError(409, "Conflict", "Operation cannot be fulfilled on \(info.plural)\(info.group.isEmpty ? "" : "." + info.group) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
                  details: ["name": .string(name), "group": .string(info.group), "kind": .string(info.plural)])
     }
-
-    static func invalid(_ info: ResourceInfo, _ name: String, field: String, message: String) -> APIError {
-        APIError(422, "Invalid", "\(info.kind) \"\(name)\" is invalid: \(field): \(message)",
-                 details: ["name": .string(name), "group": .string(info.group), "kind": .string(info.kind),
-                           "causes": [["reason": "FieldValueInvalid", "message": .string(message), "field": .string(field)]]])
-    }
 }

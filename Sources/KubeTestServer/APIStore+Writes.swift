@@ -26,7 +26,7 @@ extension APIStore {
             meta["name"] = .string(prefix + String(UUID().uuidString.lowercased().prefix(5)))
         }
         guard let name = meta["name"]?.string, !name.isEmpty else {
-            throw .invalid(info, "", field: "metadata.name", message: "Required value: name or generateName is required")
+            throw .invalid(info, "", [FieldError(.required, "metadata.name", "name or generateName is required")])
         }
         if info.namespaced {
             guard let namespace else { throw APIError(400, "BadRequest", "a namespace is required for \(info.plural)") }
@@ -98,7 +98,7 @@ extension APIStore {
         if let given = body["metadata"]?["resourceVersion"]?.string {
             if given != oldVersion { throw .conflict(info, name) }
         } else if requireVersion ?? info.isCustom {
-            throw .invalid(info, name, field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update")
+            throw .invalid(info, name, [FieldError(.invalid, "metadata.resourceVersion", value: .string("0x0"), "must be specified for an update")])
         }
         var new: JSONValue
         var warnings: [String] = []
