@@ -7,6 +7,8 @@ public struct APIError: Error, Sendable {
     public var message: String
     public var details: JSONValue?
     public var retryAfter: Int?
+    /// The Status's own metadata (a fresh `continue` token with a 410 for a compacted one).
+    public var metadata: JSONValue = [:]
 
     public init(_ code: Int, _ reason: String, _ message: String, details: JSONValue? = nil, retryAfter: Int? = nil) {
         self.code = code
@@ -17,7 +19,7 @@ public struct APIError: Error, Sendable {
     }
 
     public var status: JSONValue {
-        var s: JSONValue = ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure",
+        var s: JSONValue = ["kind": "Status", "apiVersion": "v1", "metadata": metadata, "status": "Failure",
                             "message": .string(message), "reason": .string(reason), "code": .number(Double(code))]
         if let details { s["details"] = details }
         return s

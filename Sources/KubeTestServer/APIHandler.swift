@@ -49,6 +49,7 @@ struct APIHandler: Sendable {
 
     func serve(_ request: Request, _ route: Route) async throws(APIError) -> Response {
         let validation = FieldValidation(rawValue: request.query["fieldValidation"] ?? "") ?? .warn
+        if request.method != "GET" { try checkDryRun(request) }
         // Only the subresources a kind declares exist.
         if let sub = route.subresource {
             let scalable = route.info.group == "apps" && ["deployments", "replicasets"].contains(route.info.plural)
@@ -117,11 +118,17 @@ struct APIHandler: Sendable {
         let start: Int
         if let token = request.query["continue"], !token.isEmpty {
             guard let data = Data(base64Encoded: token), let parsed = try? JSONDecoder().decode(ContinueToken.self, from: data) else {
-                throw APIError(400, "BadRequest", "continue key is not valid: invalid continue token")
+                throw APIError(400, "BadRequest", "invalid continue token: continue key is not valid")
             }
             guard let snapshot = await store.list(route.info, namespace: route.namespace, selector: selector, at: parsed.rv) else {
-                throw APIError(410, "Expired", "The provided continue parameter is too old to display a consistent list result. "
-                               + "You can start a new list without the continue parameter.")
+                // As etcd answers a compacted revision: a token for the rest, from the current state.
+                let fresh = ContinueToken(rv: await store.currentRevision, start: parsed.start)
+                var error = APIError(410, "Expired", "The provided continue parameter is too old to display a consistent list result. "
+                                     + "You can start a new list without the continue parameter, or use the continue token in this response to "
+                                     + "retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - "
+                                     + "objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+                error.metadata = ["continue": .string(((try? JSONEncoder.sorted.encode(fresh)) ?? Data()).base64EncodedString())]
+                throw error
             }
             (all, revision, start) = (snapshot, String(parsed.rv), parsed.start)
         } else {
@@ -157,8 +164,19 @@ struct APIHandler: Sendable {
     func scale(_ request: Request, _ route: Route, name: String, validation: FieldValidation) async throws(APIError) -> Response {
         func render(_ object: JSONValue) -> JSONValue {
             let meta = object["metadata"] ?? [:]
-            let labels = (object["spec"]?["selector"]?["matchLabels"]?.object ?? [:]).sorted { $0.key < $1.key }
-                .map { "\($0.key)=\($0.value.string ?? "")" }.joined(separator: ",")
+            let selector = object["spec"]?["selector"]
+            let equal = (selector?["matchLabels"]?.object ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.string ?? "")" }
+            let expressions = (selector?["matchExpressions"]?.array ?? []).map { e -> String in
+                let key = e["key"]?.string ?? ""
+                let values = (e["values"]?.array?.compactMap(\.string) ?? []).sorted().joined(separator: ",")
+                switch e["operator"]?.string {
+                case "In": return "\(key) in (\(values))"
+                case "NotIn": return "\(key) notin (\(values))"
+                case "DoesNotExist": return "!\(key)"
+                default: return key
+                }
+            }
+            let labels = (equal + expressions).joined(separator: ",")
             return ["kind": "Scale", "apiVersion": "autoscaling/v1",
                     "metadata": ["name": meta["name"] ?? .null, "namespace": meta["namespace"] ?? .null, "uid": meta["uid"] ?? .null,
                                  "resourceVersion": meta["resourceVersion"] ?? .null, "creationTimestamp": meta["creationTimestamp"] ?? .null],
@@ -180,7 +198,9 @@ struct APIHandler: Sendable {
         if let version = wanted["metadata"]?["resourceVersion"]?.string, version != current["metadata"]?["resourceVersion"]?.string {
             throw .conflict(route.info, name)
         }
-        guard let replicas = wanted["spec"]?["replicas"], replicas.number.map({ $0 >= 0 }) ?? false else {
+        // A Scale without spec.replicas asks for zero, as the real server reads it.
+        let replicas = wanted["spec"]?["replicas"] ?? 0
+        guard replicas.number.map({ $0 >= 0 }) ?? false else {
             throw .invalid(route.info, name, [FieldError(.invalid, "spec.replicas", value: wanted["spec"]?["replicas"] ?? .null,
                                                          "must be greater than or equal to 0")])
         }
@@ -191,8 +211,17 @@ struct APIHandler: Sendable {
         return .json(200, render(result.object), headers: [])
     }
 
-    /// `dryRun=All`: everything but the write.
+    /// `dryRun=All`: everything but the write (any other value is refused before anything).
     func dryRun(_ request: Request) -> Bool { request.query["dryRun"] == "All" }
+
+    func checkDryRun(_ request: Request) throws(APIError) {
+        guard let value = request.query["dryRun"], value != "All" else { return }
+        let kind = ["POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"][request.method] ?? "CreateOptions"
+        throw APIError(422, "Invalid", "\(kind).meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{\"\(value)\"}: supported values: \"All\"",
+                       details: ["group": "meta.k8s.io", "kind": .string(kind),
+                                 "causes": [["reason": "FieldValueNotSupported", "field": "dryRun",
+                                             "message": .string("Unsupported value: []string{\"\(value)\"}: supported values: \"All\"")]]])
+    }
 
     func body(_ request: Request) throws(APIError) -> JSONValue {
         if (request.headers["content-type"] ?? "").contains("protobuf") {

@@ -19,7 +19,7 @@ extension APIStore {
                        validation: FieldValidation = .warn, dryRun: Bool = false) throws(APIError) -> WriteResult {
         var object = body
         var meta = object["metadata"]?.object ?? [:]
-        if let version = meta["resourceVersion"]?.string, !version.isEmpty {
+        if let version = meta["resourceVersion"]?.string, !version.isEmpty, version != "0" {
             throw APIError(500, "InternalError", "Internal error occurred: resourceVersion should not be set on objects to be created")
         }
         if meta["name"]?.string == nil, let prefix = meta["generateName"]?.string {
@@ -54,8 +54,9 @@ extension APIStore {
         meta = object["metadata"]?.object ?? [:]
         meta["uid"] = .string(UUID().uuidString.lowercased())
         meta["creationTimestamp"] = .string(KubeTime(Date()).formatted)
-        meta["resourceVersion"] = .string(nextRevision())
-        meta["generation"] = 1
+        // A dry run uses up no revision.
+        meta["resourceVersion"] = dryRun ? nil : .string(nextRevision())
+        meta["generation"] = info.hasGeneration ? 1 : nil
         meta["deletionTimestamp"] = nil
         object["metadata"] = .object(meta)
         object["apiVersion"] = .string(info.apiVersion)
@@ -68,6 +69,7 @@ extension APIStore {
         if info.isCustomResourceDefinition { object = establish(object) }
         objects[key] = object
         record("ADDED", info, key.namespace, object, previous: nil)
+        collectIfOrphaned(info, key)
         if info.group == "apps" { simulate(namespace: key.namespace) }
         return WriteResult(object: objects[key] ?? object, warnings: warnings, code: 201)
     }
@@ -81,13 +83,15 @@ extension APIStore {
         if let given = body["metadata"]?["name"]?.string, given != name {
             throw APIError(400, "BadRequest", "the name of the object (\(given)) does not match the name on the URL (\(name))")
         }
-        var metaErrors: [FieldError] = []
-        if let uid = body["metadata"]?["uid"]?.string, uid != old["metadata"]?["uid"]?.string {
-            metaErrors.append(FieldError(.invalid, "metadata.uid", value: .string(uid), "field is immutable"))
+        // A uid in the body is a precondition: a stale copy of a re-created object is a conflict.
+        if let uid = body["metadata"]?["uid"]?.string, !uid.isEmpty, uid != old["metadata"]?["uid"]?.string {
+            throw APIError(409, "Conflict", "Operation cannot be fulfilled on \(info.plural)\(info.group.isEmpty ? "" : "." + info.group) \"\(name)\": Precondition failed: UID in precondition: \(uid), UID in object meta: \(old["metadata"]?["uid"]?.string ?? "")",
+                           details: ["name": .string(name), "group": .string(info.group), "kind": .string(info.plural)])
         }
+        var metaErrors: [FieldError] = []
         if old["metadata"]?["deletionTimestamp"] != nil, subresource == nil {
             let before = Set(old["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? [])
-            let added = (body["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? []).filter { !before.contains($0) }
+            let added = Set((body["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? []).filter { !before.contains($0) }).sorted()
             if !added.isEmpty {
                 metaErrors.append(FieldError(.forbidden, "metadata.finalizers",
                                              "no new finalizers can be added if the object is being deleted, found new finalizers []string{\(added.map { "\"\($0)\"" }.joined(separator: ", "))}"))
@@ -98,7 +102,7 @@ extension APIStore {
         if let given = body["metadata"]?["resourceVersion"]?.string {
             if given != oldVersion { throw .conflict(info, name) }
         } else if requireVersion ?? info.isCustom {
-            throw .invalid(info, name, [FieldError(.invalid, "metadata.resourceVersion", value: .string("0x0"), "must be specified for an update")])
+            throw .invalid(info, name, [FieldError(.invalid, "metadata.resourceVersion", value: .number(0), "must be specified for an update")])
         }
         var new: JSONValue
         var warnings: [String] = []
@@ -118,7 +122,7 @@ extension APIStore {
         }
         new["apiVersion"] = .string(info.apiVersion)
         new["kind"] = .string(info.kind)
-        try validateCustom(&new, old: old, info, name: name)
+        try validateCustom(&new, old: old, info, name: name, statusOnly: subresource == "status")
         let errors = BuiltinValidation.errors(new, old: old, info: info)
         guard errors.isEmpty else { throw .invalid(info, name, errors) }
         return try commit(info, key, old: old, new: new, warnings: warnings, dryRun: dryRun)
@@ -178,14 +182,24 @@ extension APIStore {
             throw .invalid(info, name, [FieldError(.notSupported, "propagationPolicy", value: .string(policy),
                                                    "supported values: \"Foreground\", \"Background\", \"Orphan\"")])
         }
-        if dryRun { return object }
         let isNamespace = info.plural == "namespaces" && info.group.isEmpty
+        if isNamespace, ["default", "kube-system", "kube-public"].contains(name) {
+            throw APIError(403, "Forbidden", "namespaces \"\(name)\" is forbidden: this namespace may not be deleted",
+                           details: ["name": .string(name), "kind": "namespaces"])
+        }
+        if isNamespace, meta?["deletionTimestamp"] != nil {
+            throw APIError(409, "Conflict", "Operation cannot be fulfilled on namespaces \"\(name)\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+                           details: ["name": .string(name), "kind": "namespaces"])
+        }
+        if dryRun { return object }
         let objectUID = meta?["uid"]?.string ?? ""
         var finalizers = meta?["finalizers"]?.array?.compactMap(\.string) ?? []
         let dependents = self.dependents(of: objectUID)
-        if propagation == "Orphan" {
-            for dependent in dependents { orphan(dependent, from: objectUID) }
-        } else if propagation == "Foreground", !dependents.isEmpty, !finalizers.contains("foregroundDeletion") {
+        // Orphan and Foreground always go through their finalizer, as the real store adds it and
+        // the garbage collector takes it off.
+        if propagation == "Orphan", !finalizers.contains("orphan") {
+            finalizers.append("orphan")
+        } else if propagation == "Foreground", !finalizers.contains("foregroundDeletion") {
             finalizers.append("foregroundDeletion")
         }
         if !finalizers.isEmpty || isNamespace {
@@ -193,7 +207,7 @@ extension APIStore {
             let previous = object
             object["metadata"]?["finalizers"] = finalizers.isEmpty ? nil : .array(finalizers.map(JSONValue.string))
             object["metadata"]?["deletionTimestamp"] = .string(KubeTime(Date()).formatted)
-            if !isNamespace { object["metadata"]?["generation"] = .number((meta?["generation"]?.number ?? 1) + 1) }
+            if info.hasGeneration { object["metadata"]?["generation"] = .number((meta?["generation"]?.number ?? 1) + 1) }
             if isNamespace { object["status"] = ["phase": "Terminating"] }
             object["metadata"]?["resourceVersion"] = .string(nextRevision())
             objects[key] = object
@@ -201,6 +215,10 @@ extension APIStore {
             if propagation == "Foreground" {
                 for dependent in dependents { deleteDependent(dependent, propagation: "Foreground") }
                 releaseForegroundOwners()
+            }
+            if propagation == "Orphan" {
+                for dependent in dependents { orphan(dependent, from: objectUID) }
+                release(finalizer: "orphan", key)
             }
             if isNamespace { sweep(namespace: name) }
             return objects[key] ?? object
@@ -221,6 +239,15 @@ extension APIStore {
         }
         releaseForegroundOwners()
         if !key.namespace.isEmpty { sweep(namespace: key.namespace) }
+    }
+
+    /// The garbage collector deletes an object whose owners are all gone (it names uids that
+    /// no object has).
+    func collectIfOrphaned(_ info: ResourceInfo, _ key: Key) {
+        guard let object = objects[key], let references = object["metadata"]?["ownerReferences"]?.array, !references.isEmpty else { return }
+        let uids = Set(objects.values.compactMap { $0["metadata"]?["uid"]?.string })
+        guard references.allSatisfy({ !uids.contains($0["uid"]?.string ?? "") }) else { return }
+        remove(info, key, object)
     }
 
     /// The objects whose ownerReferences name `uid`.
@@ -250,22 +277,28 @@ extension APIStore {
         record("MODIFIED", info, key.namespace, object, previous: previous)
     }
 
+    /// Takes a garbage-collector finalizer off a deleted object; it goes if that was the last.
+    func release(finalizer: String, _ key: Key) {
+        guard let object = objects[key], let info = info(for: key) else { return }
+        var released = object
+        let rest = (object["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? []).filter { $0 != finalizer }
+        released["metadata"]?["finalizers"] = rest.isEmpty ? nil : .array(rest.map(JSONValue.string))
+        if rest.isEmpty {
+            remove(info, key, released)
+        } else {
+            released["metadata"]?["resourceVersion"] = .string(nextRevision())
+            objects[key] = released
+            record("MODIFIED", info, key.namespace, released, previous: object)
+        }
+    }
+
     /// Owners deleted in the foreground go once their dependents have.
     func releaseForegroundOwners() {
         for (key, object) in objects where object["metadata"]?["deletionTimestamp"] != nil {
             let finalizers = object["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? []
             guard finalizers.contains("foregroundDeletion"), let uid = object["metadata"]?["uid"]?.string,
-                  dependents(of: uid).isEmpty, let info = info(for: key) else { continue }
-            var released = object
-            let rest = finalizers.filter { $0 != "foregroundDeletion" }
-            released["metadata"]?["finalizers"] = rest.isEmpty ? nil : .array(rest.map(JSONValue.string))
-            if rest.isEmpty {
-                remove(info, key, released)
-            } else {
-                released["metadata"]?["resourceVersion"] = .string(nextRevision())
-                objects[key] = released
-                record("MODIFIED", info, key.namespace, released, previous: object)
-            }
+                  dependents(of: uid).isEmpty else { continue }
+            release(finalizer: "foregroundDeletion", key)
         }
     }
 
@@ -303,7 +336,7 @@ extension APIStore {
         var new = input
         new["metadata"]?["resourceVersion"] = old["metadata"]?["resourceVersion"]
         if new == old { return WriteResult(object: old, warnings: warnings, code: 200) }
-        if content(old, info) != content(new, info) {
+        if info.hasGeneration, content(old, info) != content(new, info) {
             new["metadata"]?["generation"] = .number((old["metadata"]?["generation"]?.number ?? 1) + 1)
         }
         if dryRun { return WriteResult(object: new, warnings: warnings, code: 200) }
@@ -325,10 +358,12 @@ extension APIStore {
     }
 
     /// A custom resource gets its schema's defaults, then must pass its schema and its rules.
-    func validateCustom(_ object: inout JSONValue, old: JSONValue?, _ info: ResourceInfo, name: String) throws(APIError) {
+    func validateCustom(_ object: inout JSONValue, old: JSONValue?, _ info: ResourceInfo, name: String,
+                        statusOnly: Bool = false) throws(APIError) {
         guard let schema = info.schema, !info.isCustomResourceDefinition else { return }
         object = SchemaDefaults.applyToObject(object, schema)
-        let errors = CustomResourceValidation.errors(object, old: old.map { SchemaDefaults.applyToObject($0, schema) }, schema: schema)
+        let errors = CustomResourceValidation.errors(object, old: old.map { SchemaDefaults.applyToObject($0, schema) }, schema: schema,
+                                                     statusOnly: statusOnly)
         guard errors.isEmpty else { throw .invalid(info, name, errors) }
     }
 

@@ -52,6 +52,7 @@ enum BuiltinValidation {
     static func metadataErrors(_ object: JSONValue, info: ResourceInfo) -> [FieldError] {
         var out: [FieldError] = []
         if let name = object["metadata"]?["name"]?.string, !name.isEmpty { out += nameErrors(name, info: info) }
+        out += ownerReferenceErrors(object)
         for (key, value) in (object["metadata"]?["labels"]?.object ?? [:]).sorted(by: { $0.key < $1.key }) {
             out += labelKeyErrors(key, path: "metadata.labels")
             if let v = value.string, v.count > 63 || !matches(v, labelValue) {
@@ -72,6 +73,58 @@ enum BuiltinValidation {
         }
         if parts.count == 2, parts[0].count > 253 || !matches(parts[0], dns1123Subdomain) {
             out.append(FieldError(.invalid, path, value: .string(key), "prefix part " + subdomainMessage))
+        }
+        return out
+    }
+
+    /// A selector as the real server compares it: empty lists and maps are no different from absent.
+    static func normalizedSelector(_ selector: JSONValue?) -> JSONValue {
+        var out: [String: JSONValue] = [:]
+        if let labels = selector?["matchLabels"]?.object, !labels.isEmpty { out["matchLabels"] = .object(labels) }
+        if let expressions = selector?["matchExpressions"]?.array, !expressions.isEmpty { out["matchExpressions"] = .array(expressions) }
+        return .object(out)
+    }
+
+    /// A workload's pod template: containers, each with a name (a DNS label) and an image, and
+    /// `restartPolicy: Always`.
+    static func podTemplateErrors(_ template: JSONValue?, path: String) -> [FieldError] {
+        var out: [FieldError] = []
+        let containers = template?["spec"]?["containers"]?.array ?? []
+        if containers.isEmpty { out.append(FieldError(.required, "\(path).spec.containers", "")) }
+        var names: Set<String> = []
+        for (i, container) in containers.enumerated() {
+            let at = "\(path).spec.containers[\(i)]"
+            if let name = container["name"]?.string, !name.isEmpty {
+                if name.count > 63 || !matches(name, dns1123Label) {
+                    out.append(FieldError(.invalid, "\(at).name", value: .string(name), label1123Message))
+                }
+                if !names.insert(name).inserted { out.append(FieldError(.duplicate, "\(at).name", value: .string(name), "")) }
+            } else {
+                out.append(FieldError(.required, "\(at).name", ""))
+            }
+            if (container["image"]?.string ?? "").isEmpty { out.append(FieldError(.required, "\(at).image", "")) }
+        }
+        if let policy = template?["spec"]?["restartPolicy"]?.string, policy != "Always" {
+            out.append(FieldError(.notSupported, "\(path).spec.restartPolicy", value: .string(policy), "supported values: \"Always\""))
+        }
+        return out
+    }
+
+    /// Owner references: each names its owner fully, and at most one is the controller.
+    static func ownerReferenceErrors(_ object: JSONValue) -> [FieldError] {
+        let references = object["metadata"]?["ownerReferences"]?.array ?? []
+        var out: [FieldError] = []
+        for reference in references {
+            for (field, what) in [("apiVersion", "version"), ("kind", "kind"), ("name", "name"), ("uid", "uid")]
+            where (reference[field]?.string ?? "").isEmpty {
+                out.append(FieldError(.invalid, "metadata.ownerReferences.\(field)", value: .string(""), "\(what) must not be empty"))
+            }
+        }
+        let controllers = references.filter { $0["controller"] == .bool(true) }
+        if controllers.count > 1 {
+            let names = controllers.map { "\($0["kind"]?.string ?? "")/\($0["name"]?.string ?? "")" }.joined(separator: ", ")
+            out.append(FieldError(.invalid, "metadata.ownerReferences", value: .array(references),
+                                  "Only one reference can have Controller set to true. Found \"true\" in references for \(names)"))
         }
         return out
     }
@@ -104,8 +157,18 @@ enum BuiltinValidation {
                 out.append(FieldError(.invalid, "spec.template.metadata.labels", value: labels, "`selector` does not match template `labels`"))
             }
         }
-        if let old, let before = old["spec"]?["selector"], before != selector {
+        if let old, let before = old["spec"]?["selector"], normalizedSelector(before) != normalizedSelector(selector) {
             out.append(FieldError(.invalid, "spec.selector", value: selector ?? .null, "field is immutable"))
+        }
+        out += podTemplateErrors(object["spec"]?["template"], path: "spec.template")
+        if info.plural == "deployments", object["spec"]?["strategy"]?["type"]?.string ?? "RollingUpdate" == "RollingUpdate" {
+            let rolling = object["spec"]?["strategy"]?["rollingUpdate"]
+            let surge = rolling?["maxSurge"]
+            let unavailable = rolling?["maxUnavailable"]
+            if surge != nil, unavailable != nil, surge?.number == 0 || surge?.string == "0%", unavailable?.number == 0 || unavailable?.string == "0%" {
+                out.append(FieldError(.invalid, "spec.strategy.rollingUpdate.maxUnavailable", value: unavailable,
+                                      "may not be 0 when `maxSurge` is 0"))
+            }
         }
         if let replicas = object["spec"]?["replicas"]?.number, replicas < 0 {
             out.append(FieldError(.invalid, "spec.replicas", value: .number(replicas), "must be greater than or equal to 0"))

@@ -6,8 +6,22 @@ import SluiceModel
 /// where an old value corresponds). On update, errors on values that did not change are not
 /// reported (validation ratcheting).
 enum CustomResourceValidation {
-    static func errors(_ object: JSONValue, old: JSONValue?, schema: JSONValue) -> [FieldError] {
-        var errors = SchemaValidation.errors(object, schema: schema)
+    static func errors(_ object: JSONValue, old: JSONValue?, schema: JSONValue, statusOnly: Bool = false) -> [FieldError] {
+        var errors: [FieldError]
+        if statusOnly {
+            // A /status write is checked against the status schema, which names fields from there.
+            errors = []
+            if let status = object["status"], let statusSchema = schema["properties"]?["status"] {
+                SchemaValidation.validate(status, statusSchema, path: "status", into: &errors)
+            }
+            errors = errors.map { e in
+                var e = e
+                e.detail = e.detail.replacingOccurrences(of: "status.", with: "", options: .anchored)
+                return e
+            }
+        } else {
+            errors = SchemaValidation.errors(object, schema: schema)
+        }
         if let old { errors = errors.filter { !unchanged($0.field, old, object) } }
         let blocking: Set<FieldError.Kind> = [.notSupported, .required, .tooLong, .tooMany, .typeInvalid]
         if errors.contains(where: { blocking.contains($0.kind) }) {
@@ -16,11 +30,14 @@ enum CustomResourceValidation {
         }
         var rules = RuleRun()
         rules.visit(object, old, schema, path: nil)
-        if let old { rules.errors = rules.errors.filter { $0.transition || !unchanged($0.error.field, old, object) } }
+        // Ratcheting by the node the rule sits on; a rule that failed to run is never ratcheted.
+        if let old { rules.errors = rules.errors.filter { $0.transition || $0.runtime || !unchanged($0.node, old, object) } }
         return errors + rules.errors.map(\.error)
     }
 
-    /// The value at a field path (`spec.steps[2].setWeight`) is the same in both objects.
+    /// The value at a field path (`spec.steps[2].setWeight`) is the same in both objects. Through
+    /// a list, items correspond only when the whole list is unchanged (the real server correlates
+    /// items of atomic lists no other way).
     static func unchanged(_ path: String, _ old: JSONValue, _ new: JSONValue) -> Bool {
         guard path != "<nil>" else { return false }
         var a: JSONValue? = old
@@ -31,6 +48,7 @@ enum CustomResourceValidation {
                 a = a?[k]
                 b = b?[k]
             case .index(let i):
+                guard a == b else { return false }
                 a = a?.array.flatMap { i < $0.count ? $0[i] : nil }
                 b = b?.array.flatMap { i < $0.count ? $0[i] : nil }
             }
@@ -41,6 +59,10 @@ enum CustomResourceValidation {
     struct RuleError {
         var error: FieldError
         var transition: Bool
+        /// The path of the node the rule sits on (ratcheting judges it, not the error's field).
+        var node: String = "<nil>"
+        /// The rule failed to run (an error, not false).
+        var runtime = false
     }
 
     /// Walks an object with its schema and evaluates the rules on each node.
@@ -57,8 +79,12 @@ enum CustomResourceValidation {
                 let additional = schema["additionalProperties"].flatMap { $0.object != nil ? $0 : nil }
                 for (key, field) in fields.sorted(by: { $0.key < $1.key }) {
                     if path == nil, key == "metadata" { continue }
-                    guard let sub = properties?[key] ?? additional else { continue }
-                    visit(field, old?[key], sub, path: path.map { "\($0).\(key)" } ?? key)
+                    // A map's values are named by key in brackets, as the CEL validator names them.
+                    if let sub = properties?[key] {
+                        visit(field, old?[key], sub, path: path.map { "\($0).\(key)" } ?? key)
+                    } else if let additional {
+                        visit(field, old?[key], additional, path: "\(path ?? "")[\(key)]")
+                    }
                 }
             case .array(let items):
                 guard let itemSchema = schema["items"] else { return }
@@ -88,7 +114,8 @@ enum CustomResourceValidation {
             do {
                 guard case .bool(let ok) = try evaluator.evaluate(expression) else {
                     errors.append(RuleError(error: FieldError(.invalid, path ?? "<nil>", value: .string(type),
-                                                              "rule did not evaluate to a bool: \(label)"), transition: transition))
+                                                              "rule did not evaluate to a bool: \(label)"), transition: transition,
+                                            node: path ?? "<nil>", runtime: true))
                     return
                 }
                 if ok { return }
@@ -96,7 +123,8 @@ enum CustomResourceValidation {
                 let detail = error.message.hasPrefix("no such overload")
                     ? "'\(error.message)': call arguments did not match a supported operator, function or macro signature for rule: \(label)"
                     : "\(error.message) evaluating rule: \(label)"
-                errors.append(RuleError(error: FieldError(.invalid, path ?? "<nil>", value: .string(type), detail), transition: transition))
+                errors.append(RuleError(error: FieldError(.invalid, path ?? "<nil>", value: .string(type), detail), transition: transition,
+                                        node: path ?? "<nil>", runtime: true))
                 return
             }
             var detail = message ?? "failed rule: \(label)"
@@ -114,7 +142,7 @@ enum CustomResourceValidation {
             case "FieldValueDuplicate": error = FieldError(.duplicate, field, value: fieldValue, "")
             default: error = FieldError(.invalid, field, value: fieldValue, detail)
             }
-            errors.append(RuleError(error: error, transition: transition))
+            errors.append(RuleError(error: error, transition: transition, node: path ?? "<nil>"))
         }
     }
 

@@ -18,6 +18,9 @@ public struct ResourceInfo: Sendable, Hashable {
 
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
     public var isCustom: Bool { schema != nil }
+    /// Kinds with a spec carry `metadata.generation`; ConfigMaps, Secrets, Services, Namespaces,
+    /// Events and Leases do not.
+    public var hasGeneration: Bool { isCustom || isCustomResourceDefinition || group == "apps" }
     /// The CustomResourceDefinition resource itself: writing one registers resources.
     public var isCustomResourceDefinition: Bool { group == "apiextensions.k8s.io" && plural == "customresourcedefinitions" }
 

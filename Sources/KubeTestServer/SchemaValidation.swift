@@ -137,13 +137,14 @@ enum SchemaValidation {
             out.append(FieldError(.invalid, path, value: shown, "\(path) in body should be a multiple of \(bound("multipleOf"))"))
         }
         if schema["format"]?.string == "int32", n < Double(Int32.min) || n > Double(Int32.max) {
-            out.append(FieldError(.typeInvalid, path, value: shown, "\(path) in body must be of type int32: \"\(shown.renderedForMessage)\""))
+            // kube-openapi's format check, reported without a field as the real server reports it.
+            out.append(FieldError(.invalid, "<nil>", value: .string(""), "Checked value must be of type integer with format int32 in \(path)"))
         }
     }
 
     static func validateArray(_ items: [JSONValue], _ schema: JSONValue, path: String, into out: inout [FieldError]) {
         if let max = schema["maxItems"]?.int, items.count > max {
-            out.append(FieldError(.tooMany, path, value: .number(Double(items.count)), "must have at most \(max) items"))
+            out.append(FieldError(.tooMany, path, value: .number(Double(items.count)), "must have at most \(max) \(max == 1 ? "item" : "items")"))
         }
         if let min = schema["minItems"]?.int, items.count < min {
             out.append(FieldError(.invalid, path, value: .number(Double(items.count)), "\(path) in body should have at least \(min) items"))
@@ -153,9 +154,16 @@ enum SchemaValidation {
         }
         switch schema["x-kubernetes-list-type"]?.string {
         case "set":
+            // Each repeated value once, at its second place.
             var seen: [JSONValue] = []
+            var reported: [JSONValue] = []
             for (i, item) in items.enumerated() {
-                if seen.contains(item) { out.append(FieldError(.duplicate, "\(path)[\(i)]", value: item, "")) } else { seen.append(item) }
+                if seen.contains(item) {
+                    if !reported.contains(item) { out.append(FieldError(.duplicate, "\(path)[\(i)]", value: item, "")) }
+                    reported.append(item)
+                } else {
+                    seen.append(item)
+                }
             }
         case "map":
             let keys = schema["x-kubernetes-list-map-keys"]?.array?.compactMap(\.string) ?? []
@@ -171,7 +179,7 @@ enum SchemaValidation {
 
     static func validateObject(_ fields: [String: JSONValue], _ schema: JSONValue, path: String, into out: inout [FieldError]) {
         if let max = schema["maxProperties"]?.int, fields.count > max {
-            out.append(FieldError(.tooMany, path, value: .number(Double(fields.count)), "must have at most \(max) items"))
+            out.append(FieldError(.tooMany, path, value: .number(Double(fields.count)), "must have at most \(max) \(max == 1 ? "item" : "items")"))
         }
         if let min = schema["minProperties"]?.int, fields.count < min {
             out.append(FieldError(.invalid, path, value: .number(Double(fields.count)), "\(path) in body should have at least \(min) properties"))
@@ -207,7 +215,9 @@ enum SchemaDefaults {
                     if let present = fields[key] { fields[key] = apply(present, sub) }
                 }
             } else if let additional = schema["additionalProperties"], additional.object != nil {
-                for (key, present) in fields { fields[key] = apply(present, additional) }
+                for (key, present) in fields {
+                    if present == .null, additional["nullable"] != .bool(true) { fields[key] = nil } else { fields[key] = apply(present, additional) }
+                }
             }
             return .object(fields)
         case .array(let items):

@@ -183,7 +183,8 @@ import Testing
                         let _: JSONValue = try await client.create(cluster ? clusterTemplates : templates, namespace: cluster ? nil : "shop", object)
                     }
                 }
-                let wanted = location.path.replacingOccurrences(of: "[*]", with: ".x-canary")
+                // A map's values are named `[key]` by the CEL validator.
+                let wanted = location.path.replacingOccurrences(of: ".[*]", with: "[x-canary]").replacingOccurrences(of: "[*]", with: "[x-canary]")
                 #expect(refusal?.contains { $0.hasPrefix(wanted + ":") && $0.hasSuffix(location.message) } == true,
                         "\(location): \(refusal ?? ["accepted"])")
                 if refusal != nil { proven += 1 }

@@ -59,6 +59,8 @@ import Testing
             try await client.delete(.namespaces, name: doomed)
             let terminating: JSONValue = try await client.get(.namespaces, name: doomed)
             #expect(terminating["status"]?["phase"] == "Terminating")
+            #expect(await SemanticsTests.label { try await client.delete(.namespaces, name: doomed) } == "conflict", "already being deleted")
+            #expect(await SemanticsTests.label { try await client.delete(.namespaces, name: "kube-public", urgent: false) } == "forbidden")
             do {
                 let _: JSONValue = try await client.create(.configMaps, namespace: doomed, Self.configMap("late"))
                 Issue.record("a create in a terminating namespace was accepted")
@@ -81,6 +83,15 @@ import Testing
                 let _: JSONValue = try await client.create(.deployments, namespace: ns, Self.deployment("web", labels: ["app": "other"]))
             }
             #expect(mismatched == ["spec.template.metadata.labels: Invalid value: {\"app\":\"other\"}: `selector` does not match template `labels`"])
+            var imageless = Self.deployment("imageless")
+            imageless["spec"]?["template"]?["spec"]?["containers"] = [["name": "app"]]
+            let noImage = await refusal { let _: JSONValue = try await client.create(.deployments, namespace: ns, imageless) }
+            #expect(noImage == ["spec.template.spec.containers[0].image: Required value"])
+            var twoControllers = Self.configMap("owned")
+            twoControllers["metadata"]?["ownerReferences"] = [["apiVersion": "v1", "kind": "ConfigMap", "name": "a", "uid": "1", "controller": true],
+                                                              ["apiVersion": "v1", "kind": "ConfigMap", "name": "b", "uid": "2", "controller": true]]
+            let owners = await refusal { let _: JSONValue = try await client.create(.configMaps, namespace: ns, twoControllers) }
+            #expect(owners?.first?.contains("Only one reference can have Controller set to true") == true, "\(owners ?? [])")
             let created: JSONValue = try await client.create(.deployments, namespace: ns, Self.deployment("web"))
             #expect(created["spec"]?["strategy"]?["type"] == "RollingUpdate")
             #expect(created["spec"]?["revisionHistoryLimit"] == 10)
@@ -112,7 +123,23 @@ import Testing
             // A create carrying a resourceVersion is refused.
             var versioned = Self.configMap("versioned")
             versioned["metadata"]?["resourceVersion"] = "12345"
-            #expect(await SemanticsTests.label { let _: JSONValue = try await client.create(.configMaps, namespace: ns, versioned) } != nil)
+            #expect(await SemanticsTests.label { let _: JSONValue = try await client.create(.configMaps, namespace: ns, versioned) } == "server_error",
+                    "etcd's 'resourceVersion should not be set on objects to be created', as an internal error")
+            versioned["metadata"]?["resourceVersion"] = "0"
+            versioned["metadata"]?["name"] = "zero"
+            let zero: JSONValue = try await client.create(.configMaps, namespace: ns, versioned)
+            #expect(zero["metadata"]?["generation"] == nil, "a ConfigMap has no generation")
+            // A stale copy of a re-created object is a conflict (its uid is a precondition).
+            try await client.delete(.configMaps, namespace: ns, name: "zero")
+            let _: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap("zero"))
+            var stale = zero
+            stale["metadata"]?["resourceVersion"] = nil
+            #expect(await SemanticsTests.label { let _: JSONValue = try await client.update(.configMaps, namespace: ns, name: "zero", stale) } == "conflict")
+            // A dryRun value other than All is refused.
+            let odd = await SemanticsTests.label {
+                _ = try await client.createRaw(.configMaps, namespace: ns, body: try JSONEncoder().encode(Self.configMap("odd")), query: [("dryRun", "Some")])
+            }
+            #expect(odd == "invalid")
             // Renaming through an update is an error, not silently undone.
             let cm: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap("a"))
             var renamed = cm
@@ -164,7 +191,23 @@ import Testing
                 let owner: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap("owner-\(policy.lowercased())"))
                 let name = "child-\(policy.lowercased())"
                 let _: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap(name, owner: owner))
+                let watch: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(
+                    .configMaps, namespace: ns, selectors: Selectors(fields: "metadata.name=\(owner["metadata"]!["name"]!.string!)"),
+                    resourceVersion: owner["metadata"]!["resourceVersion"]!.string!, timeoutSeconds: 3, allowBookmarks: false)
+                let seen = Task {
+                    var finalizers: [[String]] = []
+                    for try await line in watch {
+                        if case .modified(let o) = line.event { finalizers.append(o["metadata"]?["finalizers"]?.array?.compactMap(\.string) ?? []) }
+                        if case .deleted = line.event { break }
+                    }
+                    return finalizers
+                }
                 try await client.delete(.configMaps, namespace: ns, name: owner["metadata"]!["name"]!.string!, propagationPolicy: policy)
+                let marked = try await seen.value
+                if policy != "Background" {
+                    let finalizer = policy == "Orphan" ? "orphan" : "foregroundDeletion"
+                    #expect(marked.contains { $0.contains(finalizer) }, "\(policy): the owner goes through the \(finalizer) finalizer: \(marked)")
+                }
                 #expect(try await Self.eventually { !(await Self.exists(client, .configMaps, ns, owner["metadata"]!["name"]!.string!)) })
                 if policy == "Orphan" {
                     let child: JSONValue = try await client.get(.configMaps, namespace: ns, name: name)

@@ -155,7 +155,8 @@ import Testing
             let refused = await Self.refusal {
                 let _: JSONValue = try await client.update(Self.gadgets, namespace: "default", name: "g", status, subresource: "status")
             }
-            #expect(refused == ["status.level: Invalid value: -1: status.level in body should be greater than or equal to 0"])
+            #expect(refused == ["status.level: Invalid value: -1: level in body should be greater than or equal to 0"],
+                    "a /status write is checked against the status schema, which names fields from there")
         }
     }
 

@@ -91,7 +91,8 @@ struct CELEvalError: Error, Sendable, CustomStringConvertible {
     let message: String
     var description: String { message }
     static func noOverload(_ function: String, _ args: [CELValue]) -> CELEvalError {
-        CELEvalError(message: "no such overload: \(function)(\(args.map(\.typeName).joined(separator: ", ")))")
+        _ = (function, args)
+        return CELEvalError(message: "no such overload")
     }
 }
 
@@ -118,9 +119,7 @@ struct CELEvaluator {
             return value
         case .select(let operand, let field, let testOnly):
             let base = try evaluate(operand)
-            guard case .map(let fields) = base else {
-                throw CELEvalError(message: "no such overload: \(base.typeName).\(field)")
-            }
+            guard case .map(let fields) = base else { throw CELEvalError(message: "no such overload") }
             if testOnly { return .bool(fields[field] != nil) }
             guard let value = fields[field] else { throw CELEvalError(message: "no such key: \(field)") }
             return value
