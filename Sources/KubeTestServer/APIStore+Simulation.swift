@@ -1,24 +1,43 @@
 import Foundation
 import SluiceModel
 
-/// The Deployment and ReplicaSet controllers, simulated. Per object, the annotation
-/// `kubetestserver.sluice.dev/simulate` chooses: `ready` (default: status at once),
-/// `ready-after-<seconds>` (status after a delay), or `never` (no status, as a stuck rollout).
+/// kube-controller-manager's Deployment and ReplicaSet controllers, simulated on the server's
+/// own clock: a pass every `controllerStep` seconds (never inside a write's response), with pods
+/// modelled per ReplicaSet. The Deployment controller follows the real one's rolling update
+/// (`reconcileNewReplicaSet`, `reconcileOldReplicaSets` with `maxSurge`/`maxUnavailable` rounded
+/// as it rounds them, `minReadySeconds`), its `scale` for paused Deployments (proportional
+/// scaling), adoption, revisions, `revisionHistoryLimit`, and its conditions. Pods follow the
+/// annotation `kubetestserver.sluice.dev/simulate` on the ReplicaSet, its pod template or its
+/// Deployment: `ready` (the default: ready one pass after creation), `ready-after-<seconds>`,
+/// `never`, or `crash-after-<seconds>` (ready, then not ready again that long after).
 extension APIStore {
     public static let simulateAnnotation = "kubetestserver.sluice.dev/simulate"
+    static let revisionAnnotation = "deployment.kubernetes.io/revision"
 
-    enum Simulation: Equatable {
-        case ready(after: Double)
+    /// One pod of a ReplicaSet: when it was made, and when it became ready.
+    struct Pod: Sendable {
+        var created: Date
+        var ready: Date?
+    }
+
+    enum PodBehaviour: Equatable {
+        case readyAfter(Double)
         case never
+        case crashAfter(Double)
 
-        init(_ object: JSONValue) {
-            let value = object["metadata"]?["annotations"]?[APIStore.simulateAnnotation]?.string ?? "ready"
+        init(_ value: String?, step: Double) {
+            guard let value else {
+                self = .readyAfter(step)
+                return
+            }
             if value == "never" {
                 self = .never
-            } else if value.hasPrefix("ready-after-"), let seconds = Double(value.dropFirst("ready-after-".count)) {
-                self = .ready(after: seconds)
+            } else if value.hasPrefix("ready-after-"), let s = Double(value.dropFirst("ready-after-".count)) {
+                self = .readyAfter(s)
+            } else if value.hasPrefix("crash-after-"), let s = Double(value.dropFirst("crash-after-".count)) {
+                self = .crashAfter(s)
             } else {
-                self = .ready(after: 0)
+                self = .readyAfter(step)
             }
         }
     }
@@ -26,80 +45,377 @@ extension APIStore {
     var deploymentsKey: String { "apps/deployments" }
     var replicaSetsKey: String { "apps/replicasets" }
 
-    /// Runs the controllers over a namespace after a Deployment or ReplicaSet changed.
-    func simulate(namespace: String) {
+    /// One pass of both controllers over every namespace.
+    public func runControllers(now: Date = Date()) {
         guard let rsInfo = resource(apiVersion: "apps/v1", plural: "replicasets"),
               let deployInfo = resource(apiVersion: "apps/v1", plural: "deployments") else { return }
-        for (key, deployment) in objects where key.resource == deploymentsKey && key.namespace == namespace {
-            rollOut(deployment, key: key, rsInfo: rsInfo, deployInfo: deployInfo)
+        for key in objects.keys.filter({ $0.resource == deploymentsKey }).sorted(by: { $0.name < $1.name }) {
+            syncDeployment(key, rsInfo: rsInfo, deployInfo: deployInfo, now: now)
         }
-        for (key, rs) in objects where key.resource == replicaSetsKey && key.namespace == namespace {
-            let sim = Simulation(rs)
-            guard sim != .never else { continue }
-            let replicas = rs["spec"]?["replicas"]?.number ?? 1
-            let status: JSONValue = ["replicas": .number(replicas), "fullyLabeledReplicas": .number(replicas), "readyReplicas": .number(replicas),
-                                     "availableReplicas": .number(replicas), "observedGeneration": rs["metadata"]?["generation"] ?? 1]
-            later(sim) { store in store.setStatus(rsInfo, key: key, status) }
+        for key in objects.keys.filter({ $0.resource == replicaSetsKey }).sorted(by: { $0.name < $1.name }) {
+            syncReplicaSet(key, rsInfo: rsInfo, now: now)
         }
     }
 
-    /// An unpaused Deployment gets a ReplicaSet for its template (named `<deployment>-<hash>`,
-    /// labelled `pod-template-hash`) at full size, and its other ReplicaSets scaled to zero.
-    func rollOut(_ deployment: JSONValue, key: Key, rsInfo: ResourceInfo, deployInfo: ResourceInfo) {
-        let name = key.name
+    // MARK: ReplicaSet controller
+
+    func behaviour(of rs: JSONValue) -> PodBehaviour {
+        let value = rs["metadata"]?["annotations"]?[APIStore.simulateAnnotation]?.string
+            ?? rs["spec"]?["template"]?["metadata"]?["annotations"]?[APIStore.simulateAnnotation]?.string
+        return PodBehaviour(value, step: controllerStep)
+    }
+
+    func syncReplicaSet(_ key: Key, rsInfo: ResourceInfo, now: Date) {
+        guard let rs = objects[key] else { return }
+        let wanted = Int(rs["spec"]?["replicas"]?.number ?? 1)
+        var list = pods[key] ?? []
+        // Fewer pods: the unready go first, then the newest.
+        if list.count > wanted {
+            list.sort { ($0.ready == nil ? 0 : 1, $1.created) < ($1.ready == nil ? 0 : 1, $0.created) }
+            list.removeFirst(list.count - wanted)
+        }
+        while list.count < wanted { list.append(Pod(created: now, ready: nil)) }
+        let behaviour = behaviour(of: rs)
+        let minReady = rs["spec"]?["minReadySeconds"]?.number ?? 0
+        var ready = 0
+        var available = 0
+        for i in list.indices {
+            switch behaviour {
+            case .never:
+                list[i].ready = nil
+            case .readyAfter(let s):
+                if list[i].ready == nil, now.timeIntervalSince(list[i].created) >= s { list[i].ready = now }
+            case .crashAfter(let s):
+                if list[i].ready == nil, now.timeIntervalSince(list[i].created) >= controllerStep,
+                   now.timeIntervalSince(list[i].created) < controllerStep + s {
+                    list[i].ready = now
+                }
+                if let r = list[i].ready, now.timeIntervalSince(r) >= s { list[i].ready = nil }
+            }
+            if let r = list[i].ready {
+                ready += 1
+                if now.timeIntervalSince(r) >= minReady { available += 1 }
+            }
+        }
+        pods[key] = list
+        var status: [String: JSONValue] = ["replicas": .number(Double(list.count)), "observedGeneration": rs["metadata"]?["generation"] ?? 1]
+        if !list.isEmpty { status["fullyLabeledReplicas"] = .number(Double(list.count)) }
+        if ready > 0 { status["readyReplicas"] = .number(Double(ready)) }
+        if available > 0 { status["availableReplicas"] = .number(Double(available)) }
+        setStatus(rsInfo, key: key, .object(status))
+    }
+
+    // MARK: Deployment controller
+
+    /// `maxSurge` (rounded up) and `maxUnavailable` (rounded down) of a Deployment, as
+    /// `ResolveFenceposts` gives them (both zero makes maxUnavailable 1).
+    static func fenceposts(_ deployment: JSONValue) -> (surge: Int, unavailable: Int) {
+        let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
+        let rolling = deployment["spec"]?["strategy"]?["rollingUpdate"]
+        func value(_ v: JSONValue?, _ fallback: String, roundUp: Bool) -> Int {
+            if let n = v?.number { return Int(n) }
+            let text = v?.string ?? fallback
+            guard text.hasSuffix("%"), let percent = Int(text.dropLast()) else { return Int(text) ?? 0 }
+            return roundUp ? (replicas * percent + 99) / 100 : replicas * percent / 100
+        }
+        let surge = value(rolling?["maxSurge"], "25%", roundUp: true)
+        var unavailable = value(rolling?["maxUnavailable"], "25%", roundUp: false)
+        if surge == 0, unavailable == 0 { unavailable = 1 }
+        return (surge, unavailable)
+    }
+
+    func syncDeployment(_ key: Key, rsInfo: ResourceInfo, deployInfo: ResourceInfo, now: Date) {
+        guard var deployment = objects[key], deployment["metadata"]?["deletionTimestamp"] == nil else { return }
         let uid = deployment["metadata"]?["uid"]?.string ?? ""
-        let replicas = deployment["spec"]?["replicas"]?.number ?? 1
+        let namespace = key.namespace
+        let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
+        let template = deployment["spec"]?["template"] ?? [:]
+        let paused = deployment["spec"]?["paused"] == .bool(true)
+        adoptReplicaSets(deployment, key: key, rsInfo: rsInfo)
+        var owned = ownedReplicaSets(uid: uid, namespace: namespace)
+        var newKey = owned.first { APIStore.sameTemplate($0.value["spec"]?["template"], template) }?.key
+        let maxRevision = owned.values.compactMap { Int($0["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") }.max() ?? 0
+        let (surge, maxUnavailable) = APIStore.fenceposts(deployment)
+        var created = false
+        if !paused {
+            if newKey == nil {
+                // A new ReplicaSet at the size the surge allows.
+                let current = owned.values.reduce(0) { $0 + Int($1["spec"]?["replicas"]?.number ?? 0) }
+                let size = owned.isEmpty ? replicas : max(0, min(replicas + surge - current, replicas))
+                newKey = createReplicaSet(deployment, key: key, replicas: size, revision: maxRevision + 1, rsInfo: rsInfo)
+                created = true
+                owned = ownedReplicaSets(uid: uid, namespace: namespace)
+            } else if let k = newKey, let rs = objects[k], Int(rs["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") ?? 0 < maxRevision {
+                // An old template back: its ReplicaSet becomes the newest revision.
+                var bumped = rs
+                bumped["metadata"]?["annotations"]?[APIStore.revisionAnnotation] = .string(String(maxRevision + 1))
+                put(rsInfo, k, bumped, type: "MODIFIED")
+                owned = ownedReplicaSets(uid: uid, namespace: namespace)
+            }
+            if let newKey { rollingUpdate(deployment, newKey: newKey, owned: owned, surge: surge, maxUnavailable: maxUnavailable, rsInfo: rsInfo) }
+        } else {
+            scalePaused(deployment, newKey: newKey, owned: owned, surge: surge, rsInfo: rsInfo)
+        }
+        owned = ownedReplicaSets(uid: uid, namespace: namespace)
+        cleanUpOldReplicaSets(deployment, newKey: newKey, owned: owned, rsInfo: rsInfo)
+        owned = ownedReplicaSets(uid: uid, namespace: namespace)
+        // The Deployment's revision is its new ReplicaSet's.
+        if let newKey, let revision = objects[newKey]?["metadata"]?["annotations"]?[APIStore.revisionAnnotation],
+           deployment["metadata"]?["annotations"]?[APIStore.revisionAnnotation] != revision {
+            var annotations = deployment["metadata"]?["annotations"]?.object ?? [:]
+            annotations[APIStore.revisionAnnotation] = revision
+            deployment["metadata"]?["annotations"] = .object(annotations)
+            put(deployInfo, key, deployment, type: "MODIFIED")
+        }
+        syncDeploymentStatus(key, newKey: newKey, owned: owned, created: created, maxUnavailable: maxUnavailable, deployInfo: deployInfo, now: now)
+    }
+
+    func ownedReplicaSets(uid: String, namespace: String) -> [Key: JSONValue] {
+        objects.filter { $0.key.resource == replicaSetsKey && $0.key.namespace == namespace
+            && ($0.value["metadata"]?["ownerReferences"]?.array ?? []).contains { $0["uid"]?.string == uid && $0["controller"] == .bool(true) } }
+    }
+
+    /// ReplicaSets without a controller whose labels the Deployment's selector matches become its own.
+    func adoptReplicaSets(_ deployment: JSONValue, key: Key, rsInfo: ResourceInfo) {
+        let matchLabels = deployment["spec"]?["selector"]?["matchLabels"]?.object ?? [:]
+        guard !matchLabels.isEmpty else { return }
+        for (k, rs) in objects where k.resource == replicaSetsKey && k.namespace == key.namespace {
+            let references = rs["metadata"]?["ownerReferences"]?.array ?? []
+            guard !references.contains(where: { $0["controller"] == .bool(true) }), rs["metadata"]?["deletionTimestamp"] == nil else { continue }
+            let labels = rs["metadata"]?["labels"]?.object ?? [:]
+            guard matchLabels.allSatisfy({ labels[$0.key] == $0.value }) else { continue }
+            var adopted = rs
+            adopted["metadata"]?["ownerReferences"] = .array(references + [ownerReference(deployment)])
+            put(rsInfo, k, adopted, type: "MODIFIED")
+        }
+    }
+
+    func ownerReference(_ deployment: JSONValue) -> JSONValue {
+        ["apiVersion": "apps/v1", "kind": "Deployment", "name": deployment["metadata"]?["name"] ?? "",
+         "uid": deployment["metadata"]?["uid"] ?? "", "controller": true, "blockOwnerDeletion": true]
+    }
+
+    func createReplicaSet(_ deployment: JSONValue, key: Key, replicas: Int, revision: Int, rsInfo: ResourceInfo) -> Key {
         let template = deployment["spec"]?["template"] ?? [:]
         let hash = APIStore.templateHash(template)
-        let owned = objects.filter { $0.key.resource == replicaSetsKey && $0.key.namespace == key.namespace
-            && ($0.value["metadata"]?["ownerReferences"]?.array ?? []).contains { $0["uid"]?.string == uid } }
-        let paused = deployment["spec"]?["paused"] == .bool(true)
-        if !paused {
-            let rsKey = Key(resource: replicaSetsKey, namespace: key.namespace, name: "\(name)-\(hash)")
-            if objects[rsKey] == nil {
-                var podTemplate = template
-                podTemplate["metadata"]?["labels"]?["pod-template-hash"] = .string(hash)
-                var selector = deployment["spec"]?["selector"] ?? [:]
-                selector["matchLabels"]?["pod-template-hash"] = .string(hash)
-                var labels = template["metadata"]?["labels"] ?? [:]
-                labels["pod-template-hash"] = .string(hash)
-                let rs: JSONValue = ["apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                     "metadata": ["name": .string(rsKey.name), "namespace": .string(key.namespace), "labels": labels,
-                                                  "uid": .string(UUID().uuidString.lowercased()), "generation": 1,
-                                                  "creationTimestamp": .string(KubeTime(Date()).formatted),
-                                                  "annotations": deployment["metadata"]?["annotations"] ?? [:],
-                                                  "ownerReferences": [["apiVersion": "apps/v1", "kind": "Deployment", "name": .string(name),
-                                                                       "uid": .string(uid), "controller": true, "blockOwnerDeletion": true]]],
-                                     "spec": ["replicas": .number(replicas), "selector": selector, "template": podTemplate]]
-                put(rsInfo, rsKey, rs, type: "ADDED")
-            }
-            for (rsKey, rs) in objects where rsKey.resource == replicaSetsKey && rsKey.namespace == key.namespace
-                && (owned[rsKey] != nil || rsKey.name == "\(name)-\(hash)") {
-                let size = rsKey.name == "\(name)-\(hash)" ? replicas : 0
-                if rs["spec"]?["replicas"]?.number != size {
-                    var scaled = rs
-                    scaled["spec"]?["replicas"] = .number(size)
-                    put(rsInfo, rsKey, scaled, type: "MODIFIED")
-                }
-            }
-        }
-        let sim = Simulation(deployment)
-        guard sim != .never else { return }
-        later(sim) { store in store.deploymentStatus(deployInfo, key: key, hash: hash, replicas: replicas) }
+        let rsKey = Key(resource: replicaSetsKey, namespace: key.namespace, name: "\(key.name)-\(hash)")
+        var podTemplate = template
+        var podLabels = podTemplate["metadata"]?["labels"]?.object ?? [:]
+        podLabels["pod-template-hash"] = .string(hash)
+        podTemplate["metadata"] = .object((podTemplate["metadata"]?.object ?? [:]).merging(["labels": .object(podLabels)]) { _, new in new })
+        var selector = deployment["spec"]?["selector"] ?? [:]
+        var matchLabels = selector["matchLabels"]?.object ?? [:]
+        matchLabels["pod-template-hash"] = .string(hash)
+        selector["matchLabels"] = .object(matchLabels)
+        // The Deployment's annotations, less kubectl's, with the revision and sizes the controller adds.
+        var annotations = (deployment["metadata"]?["annotations"]?.object ?? [:])
+            .filter { $0.key != "kubectl.kubernetes.io/last-applied-configuration" && $0.key != APIStore.revisionAnnotation }
+        let (surge, _) = APIStore.fenceposts(deployment)
+        let size = Int(deployment["spec"]?["replicas"]?.number ?? 1)
+        annotations[APIStore.revisionAnnotation] = .string(String(revision))
+        annotations["deployment.kubernetes.io/desired-replicas"] = .string(String(size))
+        annotations["deployment.kubernetes.io/max-replicas"] = .string(String(size + surge))
+        var spec: [String: JSONValue] = ["replicas": .number(Double(replicas)), "selector": selector, "template": podTemplate]
+        spec["minReadySeconds"] = deployment["spec"]?["minReadySeconds"]
+        let rs: JSONValue = ["apiVersion": "apps/v1", "kind": "ReplicaSet",
+                             "metadata": ["name": .string(rsKey.name), "namespace": .string(key.namespace), "labels": .object(podLabels),
+                                          "uid": .string(UUID().uuidString.lowercased()), "generation": 1,
+                                          "creationTimestamp": .string(KubeTime(Date()).formatted),
+                                          "annotations": .object(annotations), "ownerReferences": [ownerReference(deployment)]],
+                             "spec": .object(spec)]
+        put(rsInfo, rsKey, rs, type: "ADDED")
+        return rsKey
     }
 
-    func deploymentStatus(_ info: ResourceInfo, key: Key, hash: String, replicas: Double) {
+    func scale(_ rsInfo: ResourceInfo, _ key: Key, to size: Int) {
+        guard var rs = objects[key], Int(rs["spec"]?["replicas"]?.number ?? 0) != size else { return }
+        rs["spec"]?["replicas"] = .number(Double(size))
+        let generation = rs["metadata"]?["generation"]?.number ?? 1
+        rs["metadata"]?["generation"] = .number(generation + 1)
+        put(rsInfo, key, rs, type: "MODIFIED")
+    }
+
+    static func specReplicas(_ rs: JSONValue?) -> Int { Int(rs?["spec"]?["replicas"]?.number ?? 0) }
+    static func available(_ rs: JSONValue?) -> Int { Int(rs?["status"]?["availableReplicas"]?.number ?? 0) }
+
+    /// `rolloutRolling`: the new ReplicaSet up as far as the surge allows, then the old ones
+    /// down as far as availability allows (unhealthy replicas first).
+    func rollingUpdate(_ deployment: JSONValue, newKey: Key, owned: [Key: JSONValue], surge: Int, maxUnavailable: Int, rsInfo: ResourceInfo) {
+        let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
+        let newRS = objects[newKey]
+        let newSize = APIStore.specReplicas(newRS)
+        let total = owned.values.reduce(0) { $0 + APIStore.specReplicas($1) }
+        if newSize < replicas {
+            let up = min(replicas + surge - total, replicas - newSize)
+            if up > 0 { scale(rsInfo, newKey, to: newSize + up) }
+        } else if newSize > replicas {
+            scale(rsInfo, newKey, to: replicas)
+        }
+        // Old ones, oldest first.
+        let olds = owned.filter { $0.key != newKey && APIStore.specReplicas($0.value) > 0 }
+            .sorted { ($0.value["metadata"]?["creationTimestamp"]?.string ?? "", $0.key.name) < ($1.value["metadata"]?["creationTimestamp"]?.string ?? "", $1.key.name) }
+        guard !olds.isEmpty else { return }
+        let all = ownedReplicaSets(uid: deployment["metadata"]?["uid"]?.string ?? "", namespace: newKey.namespace)
+        let allPods = all.values.reduce(0) { $0 + APIStore.specReplicas($1) }
+        let minAvailable = replicas - maxUnavailable
+        let current = objects[newKey]
+        let newUnavailable = APIStore.specReplicas(current) - APIStore.available(current)
+        var budget = allPods - minAvailable - newUnavailable
+        guard budget > 0 else { return }
+        // Unhealthy replicas of old ReplicaSets go first.
+        for (key, rs) in olds where budget > 0 {
+            let unhealthy = APIStore.specReplicas(rs) - APIStore.available(rs)
+            let down = min(unhealthy, budget)
+            if down > 0 {
+                scale(rsInfo, key, to: APIStore.specReplicas(rs) - down)
+                budget -= down
+            }
+        }
+        // Then as many available ones as keep minAvailable.
+        let now = ownedReplicaSets(uid: deployment["metadata"]?["uid"]?.string ?? "", namespace: newKey.namespace)
+        let availablePods = now.values.reduce(0) { $0 + APIStore.available($1) }
+        var toScale = availablePods - minAvailable
+        guard toScale > 0 else { return }
+        for (key, _) in olds where toScale > 0 {
+            let size = APIStore.specReplicas(objects[key])
+            let down = min(size, toScale)
+            if down > 0 {
+                scale(rsInfo, key, to: size - down)
+                toScale -= down
+            }
+        }
+    }
+
+    /// A paused Deployment's `scale`: one active ReplicaSet (or none: the newest) is brought to
+    /// the Deployment's size; a saturated new one scales the others to zero; otherwise a size
+    /// change is spread over the ReplicaSets in proportion to their sizes, as the real controller
+    /// spreads it (the larger first, the remainder to the newest).
+    func scalePaused(_ deployment: JSONValue, newKey: Key?, owned: [Key: JSONValue], surge: Int, rsInfo: ResourceInfo) {
+        let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
+        let active = owned.filter { APIStore.specReplicas($0.value) > 0 }
+        if active.count <= 1 {
+            let newest = owned.max { ($0.value["metadata"]?["creationTimestamp"]?.string ?? "", $0.key.name) < ($1.value["metadata"]?["creationTimestamp"]?.string ?? "", $1.key.name) }
+            if let key = active.first?.key ?? newKey ?? newest?.key { scale(rsInfo, key, to: replicas) }
+            return
+        }
+        if let newKey, let newRS = objects[newKey], APIStore.specReplicas(newRS) == replicas, APIStore.available(newRS) >= replicas {
+            for key in active.keys where key != newKey { scale(rsInfo, key, to: 0) }
+            return
+        }
+        let allowed = replicas > 0 ? replicas + surge : 0
+        let total = active.values.reduce(0) { $0 + APIStore.specReplicas($1) }
+        let add = allowed - total
+        guard add != 0 else { return }
+        // getReplicaSetProportion: each ReplicaSet's size scaled from the max-replicas it was
+        // sized for to the new allowed size, rounded, capped by what is left to add; larger
+        // first (newer on a tie) when growing, smaller first (older on a tie) when shrinking;
+        // the leftover to the first.
+        func created(_ k: Key) -> String { objects[k]?["metadata"]?["creationTimestamp"]?.string ?? "" }
+        let ordered = active.sorted { a, b in
+            let (x, y) = (APIStore.specReplicas(a.value), APIStore.specReplicas(b.value))
+            if x != y { return add > 0 ? x > y : x < y }
+            return add > 0 ? (created(a.key), a.key.name) > (created(b.key), b.key.name) : (created(a.key), a.key.name) < (created(b.key), b.key.name)
+        }
+        let statusReplicas = Int(deployment["status"]?["replicas"]?.number ?? Double(total))
+        var added = 0
+        var sizes: [Key: Int] = [:]
+        for (key, rs) in ordered {
+            let size = APIStore.specReplicas(rs)
+            var share = 0
+            if size > 0, added != add {
+                let annotated = Int(rs["metadata"]?["annotations"]?["deployment.kubernetes.io/max-replicas"]?.string ?? "") ?? statusReplicas
+                let fraction = replicas == 0 ? -size : Int((Double(size * allowed) / Double(max(annotated, 1))).rounded()) - size
+                share = add > 0 ? min(fraction, add - added) : max(fraction, add - added)
+            }
+            sizes[key] = size + share
+            added += share
+        }
+        if let first = ordered.first?.key { sizes[first] = max(0, (sizes[first] ?? 0) + add - added) }
+        for (key, size) in sizes { scale(rsInfo, key, to: size) }
+        for key in active.keys {
+            guard var rs = objects[key] else { continue }
+            let annotations = ["deployment.kubernetes.io/desired-replicas": JSONValue.string(String(replicas)),
+                               "deployment.kubernetes.io/max-replicas": .string(String(allowed))]
+            if annotations.allSatisfy({ rs["metadata"]?["annotations"]?[$0.key] == $0.value }) { continue }
+            let merged = (rs["metadata"]?["annotations"]?.object ?? [:]).merging(annotations) { _, new in new }
+            rs["metadata"]?["annotations"] = .object(merged)
+            put(rsInfo, key, rs, type: "MODIFIED")
+        }
+    }
+
+    /// Old ReplicaSets at zero beyond `revisionHistoryLimit` (default 10) go, oldest first.
+    func cleanUpOldReplicaSets(_ deployment: JSONValue, newKey: Key?, owned: [Key: JSONValue], rsInfo: ResourceInfo) {
+        let limit = Int(deployment["spec"]?["revisionHistoryLimit"]?.number ?? 10)
+        let empty = owned.filter { $0.key != newKey && APIStore.specReplicas($0.value) == 0 && Int($0.value["status"]?["replicas"]?.number ?? 0) == 0 }
+            .sorted { Int($0.value["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") ?? 0
+                < Int($1.value["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") ?? 0 }
+        guard empty.count > limit else { return }
+        for (key, rs) in empty.prefix(empty.count - limit) {
+            pods[key] = nil
+            remove(rsInfo, key, rs)
+        }
+    }
+
+    /// Status and conditions, as `syncRolloutStatus` writes them.
+    func syncDeploymentStatus(_ key: Key, newKey: Key?, owned: [Key: JSONValue], created: Bool, maxUnavailable: Int,
+                              deployInfo: ResourceInfo, now: Date) {
         guard let deployment = objects[key] else { return }
-        let owned = objects.filter { $0.key.resource == replicaSetsKey && $0.key.namespace == key.namespace
-            && ($0.value["metadata"]?["ownerReferences"]?.array ?? []).contains { $0["uid"] == deployment["metadata"]?["uid"] } }
-        let total = owned.values.reduce(0.0) { $0 + ($1["spec"]?["replicas"]?.number ?? 0) }
-        let updated = owned.first { $0.key.name == "\(key.name)-\(hash)" }?.value["spec"]?["replicas"]?.number ?? 0
-        let status: JSONValue = ["observedGeneration": deployment["metadata"]?["generation"] ?? 1, "replicas": .number(total),
-                                 "updatedReplicas": .number(updated), "readyReplicas": .number(total), "availableReplicas": .number(total),
-                                 "conditions": [["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"],
-                                                ["type": "Progressing", "status": "True",
-                                                 "reason": .string(updated == replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")]]]
-        setStatus(info, key: key, status)
+        let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
+        let paused = deployment["spec"]?["paused"] == .bool(true)
+        func sum(_ field: String) -> Int { owned.values.reduce(0) { $0 + Int($1["status"]?[field]?.number ?? 0) } }
+        let total = sum("replicas")
+        let ready = sum("readyReplicas")
+        let available = sum("availableReplicas")
+        let updated = newKey.flatMap { objects[$0] }.map { Int($0["status"]?["replicas"]?.number ?? 0) } ?? 0
+        var status: [String: JSONValue] = ["observedGeneration": deployment["metadata"]?["generation"] ?? 1,
+                                           "replicas": .number(Double(total))]
+        if newKey != nil { status["updatedReplicas"] = .number(Double(updated)) }
+        if ready > 0 { status["readyReplicas"] = .number(Double(ready)) }
+        if available > 0 { status["availableReplicas"] = .number(Double(available)) }
+        if replicas - available > 0 { status["unavailableReplicas"] = .number(Double(replicas - available)) }
+        if let count = deployment["status"]?["collisionCount"] { status["collisionCount"] = count }
+        var conditions = deployment["status"]?["conditions"]?.array ?? []
+        let stamp = JSONValue.string(KubeTime(now).formatted)
+        func set(_ type: String, _ value: String, _ reason: String, _ message: String, progress: Bool) {
+            let old = conditions.first { $0["type"]?.string == type }
+            var c: [String: JSONValue] = ["type": .string(type), "status": .string(value), "reason": .string(reason), "message": .string(message)]
+            let changed = old?["status"]?.string != value
+            c["lastTransitionTime"] = changed ? stamp : old?["lastTransitionTime"] ?? stamp
+            // lastUpdateTime moves with progress (and any change of reason), which the deadline counts from.
+            c["lastUpdateTime"] = progress || changed || old?["reason"]?.string != reason ? stamp : old?["lastUpdateTime"] ?? stamp
+            if let i = conditions.firstIndex(where: { $0["type"]?.string == type }) { conditions[i] = .object(c) } else { conditions.append(.object(c)) }
+        }
+        let minAvailable = replicas - maxUnavailable
+        if available >= minAvailable {
+            set("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", progress: false)
+        } else {
+            set("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", progress: false)
+        }
+        let newName = newKey?.name ?? ""
+        let previous = deployment["status"]
+        let progressed = previous?["updatedReplicas"] != status["updatedReplicas"] || previous?["availableReplicas"] != status["availableReplicas"]
+            || previous?["readyReplicas"] != status["readyReplicas"] || previous?["replicas"] != status["replicas"]
+        let old = conditions.first { $0["type"]?.string == "Progressing" }
+        let complete = newKey != nil && updated == replicas && available == replicas && total == replicas
+        if paused {
+            if old?["reason"]?.string != "DeploymentPaused" {
+                set("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", progress: true)
+            }
+        } else if old?["reason"]?.string == "DeploymentPaused" {
+            set("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed", progress: true)
+        } else if complete {
+            set("Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \"\(newName)\" has successfully progressed.", progress: old?["reason"]?.string != "NewReplicaSetAvailable")
+        } else if created {
+            set("Progressing", "True", "NewReplicaSetCreated", "Created new replica set \"\(newName)\"", progress: true)
+        } else if progressed || old == nil || old?["reason"]?.string == "DeploymentResumed" || old?["reason"]?.string == "NewReplicaSetAvailable" {
+            set("Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \"\(newName)\" is progressing.", progress: true)
+        } else if let since = old?["lastUpdateTime"]?.string.flatMap({ KubeTime(rfc3339: $0) }), old?["reason"]?.string != "ProgressDeadlineExceeded",
+                  let deadline = deployment["spec"]?["progressDeadlineSeconds"]?.number,
+                  now.timeIntervalSince1970 - since.secondsSince1970 > deadline {
+            set("Progressing", "False", "ProgressDeadlineExceeded", "ReplicaSet \"\(newName)\" has timed out progressing.", progress: true)
+        }
+        status["conditions"] = .array(conditions.sorted { ($0["type"]?.string ?? "") < ($1["type"]?.string ?? "") })
+        setStatus(deployInfo, key: key, .object(status))
     }
 
     func setStatus(_ info: ResourceInfo, key: Key, _ status: JSONValue) {
@@ -108,7 +424,7 @@ extension APIStore {
         put(info, key, object, type: "MODIFIED")
     }
 
-    /// Stores a controller's write: a new resourceVersion and a watch event, no further simulation.
+    /// Stores a controller's write: a new resourceVersion and a watch event.
     func put(_ info: ResourceInfo, _ key: Key, _ object: JSONValue, type: String) {
         var object = object
         object["metadata"]?["resourceVersion"] = .string(nextRevision())
@@ -117,29 +433,31 @@ extension APIStore {
         record(type, info, key.namespace, object, previous: previous)
     }
 
-    func later(_ sim: Simulation, _ body: @escaping @Sendable (isolated APIStore) -> Void) {
-        guard case .ready(let delay) = sim else { return }
-        if delay <= 0 {
-            body(self)
-        } else {
-            Task {
-                try? await Task.sleep(for: .seconds(delay))
-                await self.run(body)
-            }
-        }
-    }
-
-    func run(_ body: @Sendable (isolated APIStore) -> Void) { body(self) }
-
-    /// The Deployment controller's `pod-template-hash`: stable for a template, ten characters.
+    /// The Deployment controller's `pod-template-hash` the real way: FNV-32a over the template,
+    /// its decimal digits written with `rand.SafeEncodeString`'s alphabet (so only `4-9bcdf`
+    /// appear, as in real ReplicaSet names). The bytes hashed are the template's canonical JSON,
+    /// not Go's printing of the struct, so the values differ from a real cluster's.
     static func templateHash(_ template: JSONValue) -> String {
         let data = (try? JSONEncoder.sorted.encode(template)) ?? Data()
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var h: UInt32 = 0x811c_9dc5
         for byte in data {
-            h ^= UInt64(byte)
-            h = h &* 0x0000_0100_0000_01B3
+            h ^= UInt32(byte)
+            h = h &* 0x0100_0193
         }
-        let digits = Array("bcdfghjklmnpqrstvwxz2456789")
-        return String((0..<10).map { _ in let d = digits[Int(h % 27)]; h /= 27; return d })
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        return String(String(h).unicodeScalars.map { alphabet[Int($0.value) % alphabet.count] })
+    }
+}
+
+extension APIStore {
+    /// Two pod templates are the same but for the `pod-template-hash` label.
+    static func sameTemplate(_ a: JSONValue?, _ b: JSONValue?) -> Bool {
+        func strip(_ t: JSONValue?) -> JSONValue? {
+            var t = t
+            t?["metadata"]?["labels"]?["pod-template-hash"] = nil
+            if t?["metadata"]?["labels"] == [:] { t?["metadata"]?["labels"] = nil }
+            return t
+        }
+        return strip(a) == strip(b)
     }
 }

@@ -70,7 +70,6 @@ extension APIStore {
         objects[key] = object
         record("ADDED", info, key.namespace, object, previous: nil)
         collectIfOrphaned(info, key)
-        if info.group == "apps" { simulate(namespace: key.namespace) }
         return WriteResult(object: objects[key] ?? object, warnings: warnings, code: 201)
     }
 
@@ -232,6 +231,7 @@ extension APIStore {
         let previous = object
         var object = object
         objects[key] = nil
+        pods[key] = nil
         object["metadata"]?["resourceVersion"] = .string(nextRevision())
         record("DELETED", info, key.namespace, object, previous: previous)
         if let uid = object["metadata"]?["uid"]?.string {
@@ -353,7 +353,6 @@ extension APIStore {
             objects[key] = new
             record("MODIFIED", info, key.namespace, new, previous: old)
         }
-        if info.group == "apps" { simulate(namespace: key.namespace) }
         return WriteResult(object: objects[key] ?? new, warnings: warnings, code: 200)
     }
 

@@ -39,6 +39,12 @@ public actor APIStore {
     var registry: [String: ResourceInfo] = [:]
     var subscribers: [UUID: AsyncStream<Change>.Continuation] = [:]
     public private(set) var writes: [Write] = []
+    /// Pods of each ReplicaSet, as the simulated controllers keep them.
+    var pods: [Key: [Pod]] = [:]
+    /// Seconds between passes of the simulated Deployment and ReplicaSet controllers.
+    public private(set) var controllerStep: Double = 0.2
+
+    public func setControllerStep(_ seconds: Double) { controllerStep = max(0.01, seconds) }
 
     public init(replayWindow: Int = 1000) {
         self.replayWindow = replayWindow

@@ -10,6 +10,8 @@ public final class KubeTestServer: Sendable {
     public let store: APIStore
     public let faults = Faults()
     let http: LoopbackHTTPServer
+    /// The simulated controllers' loop (set once, at start).
+    nonisolated(unsafe) var controllers: Task<Void, Never>?
     public let token: String?
     /// PEM of the self-signed certificate when serving TLS: the certificate authority to trust.
     public let certificateAuthority: Data?
@@ -45,6 +47,13 @@ public final class KubeTestServer: Sendable {
             }
         }
         portBox.port = http.port
+        // The simulated controllers run on the server's own clock.
+        controllers = Task { [store] in
+            while !Task.isCancelled {
+                await store.runControllers()
+                try? await Task.sleep(for: .seconds(await store.controllerStep))
+            }
+        }
     }
 
     /// Creates a namespace, as `kubectl create namespace` would (a test's first step: objects
@@ -55,6 +64,7 @@ public final class KubeTestServer: Sendable {
     }
 
     public func stop() async throws {
+        controllers?.cancel()
         faults.cutWatches()
         try await http.stop()
     }

@@ -96,10 +96,11 @@ import Testing
             #expect(created["spec"]?["strategy"]?["type"] == "RollingUpdate")
             #expect(created["spec"]?["revisionHistoryLimit"] == 10)
             #expect(created["spec"]?["progressDeadlineSeconds"] == 600)
-            var moved = created
-            moved["spec"]?["selector"] = ["matchLabels": ["app": "web", "tier": "front"]]
-            moved["spec"]?["template"]?["metadata"]?["labels"] = ["app": "web", "tier": "front"]
-            let immutable = await refusal { let _: JSONValue = try await client.update(.deployments, namespace: ns, name: "web", moved) }
+            // A patch (no resourceVersion: the controller writes the Deployment's status meanwhile).
+            let immutable = await refusal {
+                let _: JSONValue = try await client.patch(.deployments, namespace: ns, name: "web", .merge(Data(
+                    #"{"spec":{"selector":{"matchLabels":{"tier":"front"}},"template":{"metadata":{"labels":{"tier":"front"}}}}}"#.utf8)))
+            }
             #expect(immutable?.contains { $0.hasPrefix("spec.selector: Invalid value: ") && $0.hasSuffix(": field is immutable") } == true,
                     "\(immutable ?? [])")
             let badName = await refusal { let _: JSONValue = try await client.create(.configMaps, namespace: ns, Self.configMap("Bad_Name")) }

@@ -86,7 +86,7 @@ import Testing
         }
     }
 
-    static func check(_ rollout: Rollout) {
+    static func check(_ rollout: Rollout) async {
         let clean = drive(rollout, crashAt: nil, crash: .actionsLost)
         #expect(clean.violations == [])
         #expect(clean.world.status.history?.first?.outcome == .promoted)
@@ -94,6 +94,8 @@ import Testing
         var crashes = 0
         for crash in Crash.allCases {
             for k in 0..<clean.reconciles {
+                // CPU-bound: let the suite's I/O-bound tests run in between.
+                await Task.yield()
                 let run = drive(rollout, crashAt: k, crash: crash)
                 crashes += 1
                 #expect(run.violations == [], "\(crash) at \(k)")
@@ -111,12 +113,12 @@ import Testing
         #expect(clean.reconciles > 10)
     }
 
-    @Test func canaryWithEveryStepTypeSurvivesACrashAtEveryPoint() {
-        RestartTests.check(RestartTests.canary)
+    @Test func canaryWithEveryStepTypeSurvivesACrashAtEveryPoint() async {
+        await RestartTests.check(RestartTests.canary)
     }
 
-    @Test func blueGreenSurvivesACrashAtEveryPoint() {
-        RestartTests.check(RestartTests.blueGreen)
+    @Test func blueGreenSurvivesACrashAtEveryPoint() async {
+        await RestartTests.check(RestartTests.blueGreen)
     }
 }
 
@@ -236,13 +238,14 @@ import Testing
     }
 
     @Test(arguments: FailurePathRestartTests.paths)
-    func aCrashBetweenAnyTwoActionsEndsWhereTheCleanRunEnds(path: Path) {
+    func aCrashBetweenAnyTwoActionsEndsWhereTheCleanRunEnds(path: Path) async {
         let clean = FailurePathRestartTests.drive(path, crashAt: nil, crash: .partway)
         #expect(clean.violations == [])
         #expect(clean.outcome.canaryWeights.allSatisfy { $0 == 0 }, "\(path.name): all traffic back on stable")
         #expect(clean.reconciles > 3 && clean.reconciles < 400, "\(clean.reconciles)")
         print("failure path \(path.name): \(clean.reconciles) reconciles, a crash of each kind at each")
         for k in 0..<clean.reconciles {
+            await Task.yield()
             for crash in Crash.allCases {
                 let run = FailurePathRestartTests.drive(path, crashAt: k, crash: crash)
                 #expect(run.violations == [], "\(path.name): \(crash) at \(k)")
