@@ -12,29 +12,100 @@ enum Patching {
         return .object(out)
     }
 
-    static func strategic(_ target: JSONValue, _ patch: JSONValue) -> JSONValue {
+    /// The merge keys of the built-in kinds' lists, by field name (from their Go types'
+    /// `patchMergeKey`): lists not named here are replaced whole, as atomic lists are.
+    static let mergeKeys: [String: String] = [
+        "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name", "volumes": "name",
+        "volumeMounts": "mountPath", "volumeDevices": "devicePath", "imagePullSecrets": "name", "hostAliases": "ip",
+        "conditions": "type", "ownerReferences": "uid", "resourceClaims": "name", "readinessGates": "conditionType",
+    ]
+    /// Lists of scalars that merge (their patchStrategy is merge) rather than replace.
+    static let mergedScalarLists: Set<String> = ["finalizers"]
+
+    /// A strategic merge patch as kube-apiserver applies one to a built-in kind: maps merge,
+    /// `null` deletes, lists with a merge key merge by it (`ports` by `containerPort` in a
+    /// container and by `port` in a Service), others are replaced; and the directives kubectl
+    /// sends: `$patch: replace|delete|merge`, `$retainKeys`, `$setElementOrder/<list>` and
+    /// `$deleteFromPrimitiveList/<list>`.
+    static func strategic(_ target: JSONValue, _ patch: JSONValue, field: String = "", parent: String = "") -> JSONValue {
         switch (target, patch) {
+        case (_, .object(let p)) where p["$patch"] == "replace":
+            var replaced = p
+            replaced["$patch"] = nil
+            return .object(replaced)
         case (.object(var t), .object(let p)):
-            for (key, value) in p where !key.hasPrefix("$") {
-                if value == .null { t[key] = nil } else { t[key] = strategic(t[key] ?? .null, value) }
+            if p["$patch"] == "delete" { return .null }
+            if let retain = p["$retainKeys"]?.array?.compactMap(\.string) {
+                t = t.filter { retain.contains($0.key) }
+            }
+            for (key, value) in p.sorted(by: { $0.key < $1.key }) where !key.hasPrefix("$") {
+                if value == .null {
+                    t[key] = nil
+                } else {
+                    let merged = strategic(t[key] ?? .null, value, field: key, parent: field)
+                    t[key] = merged == .null && value.object?["$patch"] == "delete" ? nil : merged
+                }
+            }
+            for (key, value) in p where key.hasPrefix("$deleteFromPrimitiveList/") {
+                let list = String(key.dropFirst("$deleteFromPrimitiveList/".count))
+                let gone = value.array ?? []
+                if case .array(let items) = t[list] { t[list] = .array(items.filter { !gone.contains($0) }) }
+            }
+            for (key, value) in p where key.hasPrefix("$setElementOrder/") {
+                let list = String(key.dropFirst("$setElementOrder/".count))
+                guard case .array(let items) = t[list], let order = value.array else { continue }
+                let mergeKey = mergeKey(for: list, parent: field)
+                func id(_ item: JSONValue) -> JSONValue { mergeKey.flatMap { item[$0] } ?? item }
+                let orderIDs = order.map { o in mergeKey.flatMap { o[$0] } ?? o }
+                let sorted = items.enumerated().sorted { a, b in
+                    let ia = orderIDs.firstIndex(of: id(a.element)) ?? Int.max
+                    let ib = orderIDs.firstIndex(of: id(b.element)) ?? Int.max
+                    return ia != ib ? ia < ib : a.offset < b.offset
+                }.map(\.element)
+                t[list] = .array(sorted)
             }
             return .object(t)
         case (.array(let t), .array(let p)):
-            guard let mergeKey = ["name", "containerPort", "port", "type"].first(where: { key in
-                p.allSatisfy { $0[key] != nil } && t.allSatisfy { $0[key] != nil }
-            }), !p.isEmpty else { return patch }
+            if mergedScalarLists.contains(field) {
+                var out = t
+                for item in p where !out.contains(item) { out.append(item) }
+                return .array(out)
+            }
+            guard let mergeKey = mergeKey(for: field, parent: parent) else {
+                // Atomic: replaced, without the directives' entries.
+                return .array(p.filter { $0.object?["$patch"] == nil })
+            }
+            if p.contains(where: { $0.object?["$patch"] == "replace" }) {
+                return .array(p.filter { $0.object?["$patch"] == nil })
+            }
             var out = t
             for item in p {
-                if let i = out.firstIndex(where: { $0[mergeKey] == item[mergeKey] }) {
-                    out[i] = strategic(out[i], item)
+                let key = item[mergeKey]
+                if item.object?["$patch"] == "delete" {
+                    out.removeAll { $0[mergeKey] == key }
+                } else if let i = out.firstIndex(where: { $0[mergeKey] == key }) {
+                    out[i] = strategic(out[i], item, field: "", parent: field)
                 } else {
-                    out.append(item)
+                    var added = item
+                    added["$patch"] = nil
+                    out.append(strategic(.null, added, field: "", parent: field))
                 }
             }
             return .array(out)
+        case (_, .object(var p)):
+            // Nothing to merge into: the patch's own content, directives taken out.
+            if p["$patch"] == "delete" { return .null }
+            for key in p.keys where key.hasPrefix("$") { p[key] = nil }
+            return strategic(.object([:]), .object(p), field: field, parent: parent)
         default:
             return patch
         }
+    }
+
+    /// The merge key of a list field, given the field that holds it.
+    static func mergeKey(for field: String, parent: String) -> String? {
+        if field == "ports" { return parent == "spec" ? "port" : "containerPort" }
+        return mergeKeys[field]
     }
 
     struct Failure: Error {
