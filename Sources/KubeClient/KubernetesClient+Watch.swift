@@ -30,9 +30,12 @@ extension KubernetesClient {
     /// events until the server ends it (`timeoutSeconds`) or the connection breaks (an error).
     public func watch<T: Decodable & Sendable>(_ type: ResourceType, namespace: String? = nil, selectors: Selectors = Selectors(),
                                                resourceVersion: String?, timeoutSeconds: Int? = nil, allowBookmarks: Bool = true,
+                                               sendInitialEvents: Bool = false,
                                                as: T.Type = T.self) async throws(KubeClientError) -> AsyncThrowingStream<WatchLine<T>, Error> {
         var query = selectors.query + [("watch", "1")]
         if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
+        // A watch-list: the current objects first, then a bookmark marking their end.
+        if sendInitialEvents { query += [("sendInitialEvents", "true"), ("resourceVersionMatch", "NotOlderThan")] }
         if allowBookmarks { query.append(("allowWatchBookmarks", "true")) }
         if let timeoutSeconds { query.append(("timeoutSeconds", String(timeoutSeconds))) }
         let path = type.path(namespace: namespace)

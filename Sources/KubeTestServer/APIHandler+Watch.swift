@@ -17,7 +17,20 @@ extension APIHandler {
         let (id, live) = await store.subscribe()
         var initial: [String] = []
         let since: Int
-        if let version = request.query["resourceVersion"], version != "0", let number = Int(version) {
+        if request.query["sendInitialEvents"] == "true" {
+            // A watch-list: the current objects as ADDED, then a bookmark that marks their end.
+            guard request.query["resourceVersionMatch"] == "NotOlderThan", bookmarks else {
+                await store.unsubscribe(id)
+                throw APIError(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the resourceVersionMatch is set to NotOlderThan and allowWatchBookmarks is true",
+                               details: ["group": "meta.k8s.io", "kind": "ListOptions"])
+            }
+            let (items, revision) = await store.list(info, namespace: route.namespace, selector: selector)
+            initial = items.map { line("ADDED", $0) }
+            initial.append(line("BOOKMARK", ["kind": .string(info.kind), "apiVersion": .string(info.apiVersion),
+                                             "metadata": ["resourceVersion": .string(revision),
+                                                          "annotations": ["k8s.io/initial-events-end": "true"]]]))
+            since = Int(revision) ?? 0
+        } else if let version = request.query["resourceVersion"], version != "0", let number = Int(version) {
             guard let replay = await store.changes(after: number, resource: info) else {
                 await store.unsubscribe(id)
                 let status = APIError(410, "Expired", "too old resource version: \(version) (\(await store.currentRevision))").status

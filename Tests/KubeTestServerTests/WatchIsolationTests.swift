@@ -167,4 +167,36 @@ import Testing
             }
         }
     }
+
+    /// A watch-list (`sendInitialEvents=true`, `resourceVersionMatch=NotOlderThan`): the current
+    /// objects as ADDED, then the bookmark that ends them, then what changes.
+    @Test(arguments: Target.all)
+    func aWatchListSendsTheCurrentObjectsThenItsEndBookmark(target: Target) async throws {
+        try await target.run { client, ns in
+            for name in ["a", "b"] {
+                let _: JSONValue = try await client.create(.configMaps, namespace: ns, ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name)]])
+            }
+            let stream: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(
+                .configMaps, namespace: ns, resourceVersion: "", timeoutSeconds: 30, allowBookmarks: true, sendInitialEvents: true)
+            var seen: [String] = []
+            var created = false
+            for try await line in stream {
+                switch line.event {
+                case .added(let o):
+                    // A real namespace also holds kube-root-ca.crt.
+                    let name = o["metadata"]?["name"]?.string ?? ""
+                    if ["a", "b", "c"].contains(name) { seen.append("ADDED \(name)") }
+                case .bookmark:
+                    if !seen.contains("BOOKMARK") { seen.append("BOOKMARK") }
+                default: break
+                }
+                if seen.last == "BOOKMARK", !created {
+                    created = true
+                    let _: JSONValue = try await client.create(.configMaps, namespace: ns, ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "c"]])
+                }
+                if seen.last == "ADDED c" { break }
+            }
+            #expect(Array(seen.prefix(3)).sorted() == ["ADDED a", "ADDED b", "BOOKMARK"] && seen[2] == "BOOKMARK" && seen.last == "ADDED c", "\(seen)")
+        }
+    }
 }
