@@ -13,11 +13,13 @@ struct APIHandler: Sendable {
     let store: APIStore
     let faults: Faults
     let token: String?
+    /// Bearer tokens and the users they authenticate (RBAC applies to them; `token` is an admin's).
+    var users: [String: User] = [:]
     let port: @Sendable () -> Int
     let bookmarkInterval: Double
 
     func handle(_ request: Request) async -> Response {
-        if let token, request.headers["authorization"] != "Bearer \(token)" {
+        guard let user = await authenticate(request) else {
             return error(APIError(401, "Unauthorized", "Unauthorized"))
         }
         // Every write attempted is logged, refused or not.
@@ -36,11 +38,17 @@ struct APIHandler: Sendable {
             }
             return response
         }
-        if let discovery = await Discovery.answer(request.path, store: store, port: port()) { return .json(200, discovery, headers: []) }
         guard let route = await Route.resolve(request.path, in: store) else {
+            let attributes = RequestAttributes(verb: request.method == "GET" ? "get" : request.method.lowercased(), group: "", resource: "",
+                                               path: request.path)
+            guard await store.allowed(user, attributes) else { return error(attributes.forbidden(user)) }
+            if let discovery = await Discovery.answer(request.path, store: store, port: port()) { return .json(200, discovery, headers: []) }
             return error(APIError(404, "NotFound", "the server could not find the requested resource"))
         }
+        let attributes = RequestAttributes.of(request, route)
+        guard await store.allowed(user, attributes) else { return error(attributes.forbidden(user)) }
         do {
+            if let answer = try await review(request, route, user: user) { return answer }
             return try await serve(request, route)
         } catch {
             return self.error(error)
@@ -53,7 +61,8 @@ struct APIHandler: Sendable {
         // Only the subresources a kind declares exist.
         if let sub = route.subresource {
             let scalable = route.info.group == "apps" && ["deployments", "replicasets"].contains(route.info.plural)
-            guard (sub == "status" && route.info.statusSubresource) || (sub == "scale" && scalable) else {
+            let token = sub == "token" && route.info.plural == "serviceaccounts" && route.info.group.isEmpty
+            guard (sub == "status" && route.info.statusSubresource) || (sub == "scale" && scalable) || token else {
                 throw APIError(404, "NotFound", "the server could not find the requested resource")
             }
             if sub == "scale", let name = route.name { return try await scale(request, route, name: name, validation: validation) }
@@ -225,7 +234,9 @@ struct APIHandler: Sendable {
 
     func body(_ request: Request) throws(APIError) -> JSONValue {
         if (request.headers["content-type"] ?? "").contains("protobuf") {
-            throw APIError(415, "UnsupportedMediaType", "the server speaks JSON only, not \(request.headers["content-type"] ?? "")")
+            if let (_, object) = Protobuf.decode(request.body), let object { return object }
+            throw APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: "
+                           + "application/json, application/yaml")
         }
         if let json = try? JSONDecoder().decode(JSONValue.self, from: request.body) { return json }
         if let doc = try? ManifestParser.parse(String(decoding: request.body, as: UTF8.self)).first?.json { return doc }

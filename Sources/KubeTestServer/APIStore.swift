@@ -39,6 +39,8 @@ public actor APIStore {
     var registry: [String: ResourceInfo] = [:]
     var subscribers: [UUID: AsyncStream<Change>.Continuation] = [:]
     public private(set) var writes: [Write] = []
+    /// ServiceAccount tokens minted by TokenRequest, and whom they authenticate.
+    var tokens: [String: User] = [:]
     /// Pods of each ReplicaSet, as the simulated controllers keep them.
     var pods: [Key: [Pod]] = [:]
     /// Seconds between passes of the simulated Deployment and ReplicaSet controllers.

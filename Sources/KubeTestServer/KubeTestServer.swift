@@ -22,8 +22,11 @@ public final class KubeTestServer: Sendable {
     /// Starts on `port` (0: a free one). With a `token`, every request must carry it as a bearer
     /// token. With `tls`, it serves HTTPS with a self-signed certificate for 127.0.0.1 (kubectl
     /// sends bearer tokens only over TLS).
+    /// With `users` (bearer token → user and groups), requests are authorized by the RBAC
+    /// objects stored in the server, as kube-apiserver's RBAC authorizer does; `token` is an
+    /// administrator's (`system:masters`). With neither, every request is allowed.
     public init(port: Int = 0, token: String? = nil, tls: Bool = false, replayWindow: Int = 1000,
-                bookmarkInterval: Double = 10) async throws {
+                bookmarkInterval: Double = 10, users: [String: User] = [:]) async throws {
         let sslContext: NIOSSLContext?
         if tls {
             let (context, certificate) = try SelfSignedCertificate.serverContext()
@@ -37,7 +40,9 @@ public final class KubeTestServer: Sendable {
         self.store = store
         self.token = token
         let portBox = PortBox()
-        let api = APIHandler(store: store, faults: faults, token: token, port: { portBox.port }, bookmarkInterval: bookmarkInterval)
+        var handler = APIHandler(store: store, faults: faults, token: token, port: { portBox.port }, bookmarkInterval: bookmarkInterval)
+        handler.users = users
+        let api = handler
         http = try await LoopbackHTTPServer(port: port, tls: sslContext) { request in
             switch await api.handle(request) {
             case .json(let code, let value, let headers):

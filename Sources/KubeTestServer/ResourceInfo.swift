@@ -51,6 +51,13 @@ public struct ResourceInfo: Sendable, Hashable {
         ResourceInfo(group: "apps", version: "v1", plural: "replicasets", kind: "ReplicaSet", shortNames: ["rs"], categories: ["all"],
                      statusSubresource: true),
         ResourceInfo(group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease"),
+        ResourceInfo(group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", shortNames: ["sa"]),
+        ResourceInfo(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", kind: "Role"),
+        ResourceInfo(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", kind: "RoleBinding"),
+        ResourceInfo(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", kind: "ClusterRole", namespaced: false),
+        ResourceInfo(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", kind: "ClusterRoleBinding", namespaced: false),
+        ResourceInfo(group: "authorization.k8s.io", version: "v1", plural: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview",
+                     namespaced: false),
         ResourceInfo(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition",
                      namespaced: false, shortNames: ["crd", "crds"], statusSubresource: true),
     ]
