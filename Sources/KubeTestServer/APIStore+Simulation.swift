@@ -59,8 +59,15 @@ extension APIStore {
 
     // MARK: ReplicaSet controller
 
+    /// Sets by hand how the pods of a ReplicaSet behave from now on (the values of the
+    /// `simulate` annotation); nil goes back to what the annotations say.
+    public func setPodBehaviour(_ value: String?, namespace: String, replicaSet: String) {
+        podBehaviour[Key(resource: replicaSetsKey, namespace: namespace, name: replicaSet)] = value
+    }
+
     func behaviour(of rs: JSONValue) -> PodBehaviour {
-        let value = rs["metadata"]?["annotations"]?[APIStore.simulateAnnotation]?.string
+        let key = Key(resource: replicaSetsKey, namespace: rs["metadata"]?["namespace"]?.string ?? "", name: rs["metadata"]?["name"]?.string ?? "")
+        let value = podBehaviour[key] ?? rs["metadata"]?["annotations"]?[APIStore.simulateAnnotation]?.string
             ?? rs["spec"]?["template"]?["metadata"]?["annotations"]?[APIStore.simulateAnnotation]?.string
         return PodBehaviour(value, step: controllerStep)
     }

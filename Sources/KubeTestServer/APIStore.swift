@@ -43,6 +43,8 @@ public actor APIStore {
     var tokens: [String: User] = [:]
     /// Pods of each ReplicaSet, as the simulated controllers keep them.
     var pods: [Key: [Pod]] = [:]
+    /// Pod behaviour set by a test's hand, per ReplicaSet.
+    var podBehaviour: [Key: String] = [:]
     /// Seconds between passes of the simulated Deployment and ReplicaSet controllers.
     public private(set) var controllerStep: Double = 0.2
 

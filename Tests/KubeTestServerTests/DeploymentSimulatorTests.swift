@@ -202,4 +202,19 @@ import Testing
             #expect(sets.items.count == 2, "the new one and one old: \(sets.items.compactMap { $0["metadata"]?["name"]?.string })")
         }
     }
+
+    /// A test can make a ReplicaSet's pods fail by hand, mid-test.
+    @Test func podsCanBeBrokenByHand() async throws {
+        try await Self.withServer { client, server in
+            let _: JSONValue = try await client.create(.deployments, namespace: "shop", Self.deployment(image: "web:1"))
+            _ = try await Self.until(client, Self.complete)
+            let sets: ObjectList<JSONValue> = try await client.list(.replicaSets, namespace: "shop")
+            let name = try #require(sets.items.first?["metadata"]?["name"]?.string)
+            await server.store.setPodBehaviour("never", namespace: "shop", replicaSet: name)
+            let broken = try await Self.until(client) { $0["status"]?["availableReplicas"] == nil }
+            #expect(broken["status"]?["unavailableReplicas"] == 4)
+            #expect(Self.condition(broken, "Available")?["status"] == "False")
+            await server.store.setPodBehaviour(nil, namespace: "shop", replicaSet: name)
+        }
+    }
 }
