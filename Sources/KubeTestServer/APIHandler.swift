@@ -80,10 +80,11 @@ struct APIHandler: Sendable {
             return .json(200, object, headers: [])
         case ("POST", nil):
             return written(try await store.create(route.info, namespace: route.namespace, try body(request), validation: validation,
-                                                  dryRun: dryRun(request)))
+                                                  dryRun: dryRun(request), fieldManager: fieldManager(request)))
         case ("PUT", .some(let name)):
             return written(try await store.update(route.info, namespace: route.namespace, name: name, try body(request),
-                                                  subresource: route.subresource, validation: validation, dryRun: dryRun(request)))
+                                                  subresource: route.subresource, validation: validation, dryRun: dryRun(request),
+                                                  fieldManager: fieldManager(request)))
         case ("PATCH", .some(let name)):
             let type = APIStore.PatchType(rawValue: (request.headers["content-type"] ?? "").split(separator: ";").first.map(String.init) ?? "")
             guard let type else {
@@ -98,8 +99,11 @@ struct APIHandler: Sendable {
             } else {
                 patch = try body(request)
             }
-            return written(try await store.patch(route.info, namespace: route.namespace, name: name, type: type, patch,
-                                                 subresource: route.subresource, validation: validation, dryRun: dryRun(request)))
+            let manager = type == .apply ? request.query["fieldManager"] : fieldManager(request)
+            let result = try await store.patch(route.info, namespace: route.namespace, name: name, type: type, patch,
+                                               subresource: route.subresource, validation: validation, dryRun: dryRun(request),
+                                               fieldManager: manager, force: request.query["force"] == "true")
+            return written(result)
         case ("DELETE", .some(let name)):
             let options = (try? JSONDecoder().decode(JSONValue.self, from: request.body)) ?? [:]
             let object = try await store.delete(route.info, namespace: route.namespace, name: name,
@@ -218,6 +222,14 @@ struct APIHandler: Sendable {
         let result = try await store.update(route.info, namespace: route.namespace, name: name, object, validation: validation,
                                             requireVersion: false, dryRun: dryRun(request))
         return .json(200, render(result.object), headers: [])
+    }
+
+    /// Who a write's fields belong to: `fieldManager`, else the user agent up to its first `/`
+    /// (as the real server derives it).
+    func fieldManager(_ request: Request) -> String {
+        if let manager = request.query["fieldManager"], !manager.isEmpty { return manager }
+        let agent = request.headers["user-agent"] ?? "unknown"
+        return String(agent.split(separator: "/").first ?? "unknown").prefix(128).description
     }
 
     /// `dryRun=All`: everything but the write (any other value is refused before anything).

@@ -16,7 +16,7 @@ public struct WriteResult: Sendable {
 
 extension APIStore {
     public func create(_ info: ResourceInfo, namespace: String?, _ body: JSONValue,
-                       validation: FieldValidation = .warn, dryRun: Bool = false) throws(APIError) -> WriteResult {
+                       validation: FieldValidation = .warn, dryRun: Bool = false, fieldManager: String? = nil) throws(APIError) -> WriteResult {
         var object = body
         var meta = object["metadata"]?.object ?? [:]
         if let version = meta["resourceVersion"]?.string, !version.isEmpty, version != "0" {
@@ -51,6 +51,9 @@ extension APIStore {
         try validateCustom(&object, old: nil, info, name: name)
         let errors = BuiltinValidation.errors(object, old: nil, info: info)
         guard errors.isEmpty else { throw .invalid(info, name, errors) }
+        if let fieldManager, info.group != "apiextensions.k8s.io" {
+            FieldOwnership.record(update: &object, old: nil, manager: fieldManager, subresource: nil, schema: info.schema, apiVersion: info.apiVersion)
+        }
         meta = object["metadata"]?.object ?? [:]
         meta["uid"] = .string(UUID().uuidString.lowercased())
         meta["creationTimestamp"] = .string(KubeTime(Date()).formatted)
@@ -76,7 +79,8 @@ extension APIStore {
     /// PUT: custom resources need the resourceVersion they were read at; a stale one is 409. The
     /// main endpoint ignores status when status is a subresource; `/status` ignores all but status.
     public func update(_ info: ResourceInfo, namespace: String?, name: String, _ body: JSONValue, subresource: String? = nil,
-                       validation: FieldValidation = .warn, requireVersion: Bool? = nil, dryRun: Bool = false) throws(APIError) -> WriteResult {
+                       validation: FieldValidation = .warn, requireVersion: Bool? = nil, dryRun: Bool = false,
+                       fieldManager: String? = nil) throws(APIError) -> WriteResult {
         let key = key(info, namespace, name)
         guard let old = objects[key] else { throw .notFound(info, name) }
         if let given = body["metadata"]?["name"]?.string, given != name {
@@ -124,6 +128,11 @@ extension APIStore {
         try validateCustom(&new, old: old, info, name: name, statusOnly: subresource == "status")
         let errors = BuiltinValidation.errors(new, old: old, info: info)
         guard errors.isEmpty else { throw .invalid(info, name, errors) }
+        if let fieldManager, info.group != "apiextensions.k8s.io" {
+            FieldOwnership.record(update: &new, old: old, manager: fieldManager, subresource: subresource, schema: info.schema, apiVersion: info.apiVersion)
+        } else if new["metadata"]?["managedFields"] == nil {
+            new["metadata"]?["managedFields"] = old["metadata"]?["managedFields"]
+        }
         return try commit(info, key, old: old, new: new, warnings: warnings, dryRun: dryRun)
     }
 
@@ -135,8 +144,30 @@ extension APIStore {
     }
 
     public func patch(_ info: ResourceInfo, namespace: String?, name: String, type: PatchType, _ patch: JSONValue,
-                      subresource: String? = nil, validation: FieldValidation = .warn, dryRun: Bool = false) throws(APIError) -> WriteResult {
+                      subresource: String? = nil, validation: FieldValidation = .warn, dryRun: Bool = false,
+                      fieldManager: String? = nil, force: Bool = false) throws(APIError) -> WriteResult {
         let key = key(info, namespace, name)
+        if type == .apply {
+            // Server-side apply: the manager's fields, merged; created when absent.
+            guard let manager = fieldManager, !manager.isEmpty else {
+                throw APIError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                               details: ["group": "meta.k8s.io", "kind": "PatchOptions",
+                                         "causes": [["reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"]]])
+            }
+            var applied = patch
+            applied["metadata"]?["name"] = .string(name)
+            switch FieldOwnership.apply(applied, to: objects[key], manager: manager, force: force, schema: info.schema, apiVersion: info.apiVersion) {
+            case .failure(let error): throw error
+            case .success(var result):
+                if objects[key] == nil {
+                    result["metadata"]?["resourceVersion"] = nil
+                    return try create(info, namespace: namespace, result, validation: validation, dryRun: dryRun)
+                }
+                result["metadata"]?["resourceVersion"] = objects[key]?["metadata"]?["resourceVersion"]
+                return try update(info, namespace: namespace, name: name, result, subresource: subresource, validation: validation,
+                                  requireVersion: false, dryRun: dryRun)
+            }
+        }
         guard let old = objects[key] else { throw .notFound(info, name) }
         var new: JSONValue
         switch type {
@@ -158,7 +189,7 @@ extension APIStore {
         }
         new["metadata"]?["resourceVersion"] = old["metadata"]?["resourceVersion"]
         return try update(info, namespace: namespace, name: name, new, subresource: subresource, validation: validation, requireVersion: false,
-                          dryRun: dryRun)
+                          dryRun: dryRun, fieldManager: fieldManager)
     }
 
     /// With finalizers, marks the object deleted (deletionTimestamp); without, removes it. Its

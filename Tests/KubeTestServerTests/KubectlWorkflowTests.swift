@@ -76,3 +76,60 @@ import Testing
         }
     }
 }
+
+/// Server-side apply as Flux and `kubectl apply --server-side` use it: field managers,
+/// conflicts, forced takeovers, and fields a manager stops applying removed.
+@Suite struct ServerSideApplyTests {
+    static func manifest(replicas: Int, labels: String) -> String {
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+          namespace: default
+          labels: {\(labels)}
+        spec:
+          replicas: \(replicas)
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+              - {name: app, image: "web:1"}
+        """
+    }
+
+    @Test func managersOwnFieldsConflictAndLetGo() async throws {
+        try await KubectlTests.withServer { server, k in
+            var r = try await k("apply", "--server-side", "-f", "-", stdin: Self.manifest(replicas: 2, labels: "app: web, tier: front"))
+            #expect(r.status == 0 && r.output.contains("serverside-applied"), "\(r.output)")
+            r = try await k("get", "deployment", "web", "-o", "json", "--show-managed-fields")
+            var live = try JSONDecoder().decode(JSONValue.self, from: Data(r.output.utf8))
+            let applier = live["metadata"]?["managedFields"]?.array?.first { $0["manager"] == "kubectl" }
+            #expect(applier?["operation"] == "Apply")
+            #expect(applier?["fieldsV1"]?["f:spec"]?["f:replicas"] != nil)
+            #expect(applier?["fieldsV1"]?["f:spec"]?["f:template"]?["f:spec"]?["f:containers"]?["k:{\"name\":\"app\"}"]?["f:image"] != nil,
+                    "containers owned by name: \(applier?["fieldsV1"] ?? .null)")
+            // Another writer changes replicas with an update: it now owns them.
+            r = try await k("patch", "deployment", "web", "--type", "merge", "-p", #"{"spec":{"replicas":3}}"#, "--field-manager=autoscaler")
+            #expect(r.status == 0, "\(r.output)")
+            // A third applier asking for other replicas conflicts with it...
+            r = try await k("apply", "--server-side", "--field-manager=flux", "-f", "-", stdin: Self.manifest(replicas: 5, labels: "app: web"))
+            #expect(r.status != 0)
+            #expect(r.output.contains(#"conflict with "autoscaler""#) && r.output.contains(".spec.replicas"), "\(r.output)")
+            // ...unless it forces.
+            r = try await k("apply", "--server-side", "--field-manager=flux", "--force-conflicts", "-f", "-",
+                            stdin: Self.manifest(replicas: 5, labels: "app: web"))
+            #expect(r.status == 0, "\(r.output)")
+            // kubectl stops applying the tier label: it goes (nobody else owns it).
+            r = try await k("apply", "--server-side", "-f", "-", stdin: Self.manifest(replicas: 5, labels: "app: web"))
+            #expect(r.status == 0, "\(r.output)")
+            r = try await k("get", "deployment", "web", "-o", "json", "--show-managed-fields")
+            live = try JSONDecoder().decode(JSONValue.self, from: Data(r.output.utf8))
+            #expect(live["spec"]?["replicas"] == 5)
+            #expect(live["metadata"]?["labels"] == ["app": "web"], "\(live["metadata"]?["labels"] ?? .null)")
+            let managers = Set(live["metadata"]?["managedFields"]?.array?.compactMap { $0["manager"]?.string } ?? [])
+            #expect(managers.isSuperset(of: ["kubectl", "flux"]))
+        }
+    }
+}
