@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // HTTP/2 for the test API server, as kube-apiserver speaks it (AsyncHTTPClient already uses it).
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         // The sluice command line: subcommands, options, help and shell completion.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -72,6 +74,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         ]),
         .executableTarget(name: "sluice-test-apiserver", dependencies: ["KubeTestServer"]),
         // Fixtures and helpers for tests of Sluice and of code built on it.

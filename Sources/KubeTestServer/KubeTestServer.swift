@@ -17,6 +17,8 @@ public final class KubeTestServer: Sendable {
     public let certificateAuthority: Data?
 
     public var port: Int { http.port }
+    /// Requests answered so far, by protocol (`HTTP/1.1`, `HTTP/2.0`).
+    public var requestsByVersion: [String: Int] { http.requestsByVersion }
     public var url: String { "\(certificateAuthority == nil ? "http" : "https")://127.0.0.1:\(port)" }
 
     /// Starts on `port` (0: a free one). With a `token`, every request must carry it as a bearer

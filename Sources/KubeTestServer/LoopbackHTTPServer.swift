@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 import Synchronization
@@ -15,6 +16,8 @@ public final class LoopbackHTTPServer: Sendable {
         /// Header names lowercased.
         public var headers: [String: String]
         public var body: Data
+        /// `HTTP/1.1` or `HTTP/2.0`.
+        public var version: String = "HTTP/1.1"
     }
 
     public enum Response: Sendable {
@@ -28,6 +31,19 @@ public final class LoopbackHTTPServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     let channel: Channel
     let answering = Answering()
+    let stats = Stats()
+
+    /// Streams one HTTP/2 connection may carry at once.
+    public static let maxStreamsPerConnection = 250
+
+    /// Requests answered, by protocol version.
+    public final class Stats: Sendable {
+        let counts = Mutex<[String: Int]>([:])
+        func count(_ version: String) { counts.withLock { $0[version, default: 0] += 1 } }
+    }
+
+    /// How many requests came over each protocol (`HTTP/1.1`, `HTTP/2.0`).
+    public var requestsByVersion: [String: Int] { stats.counts.withLock { $0 } }
 
     public var port: Int { channel.localAddress?.port ?? 0 }
 
@@ -35,14 +51,34 @@ public final class LoopbackHTTPServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
         let answering = self.answering
+        let stats = self.stats
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 let tlsReady: EventLoopFuture<Void> = tls.map { context in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                 } ?? channel.eventLoop.makeSucceededVoidFuture()
+                guard tls != nil else {
+                    return channel.pipeline.configureHTTPServerPipeline().flatMap {
+                        channel.pipeline.addHandler(ChannelHandler(handler: handler, answering: answering, stats: stats))
+                    }
+                }
+                // Over TLS, HTTP/2 or HTTP/1.1 as ALPN settles it; HTTP/2 with a per-connection
+                // stream limit (Go's default, which kube-apiserver keeps).
                 return tlsReady.flatMap {
-                    channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(ChannelHandler(handler: handler, answering: answering)) }
+                    channel.configureHTTP2SecureUpgrade(h2ChannelConfigurator: { channel in
+                        channel.configureHTTP2Pipeline(mode: .server, initialLocalSettings: [
+                            HTTP2Setting(parameter: .maxConcurrentStreams, value: LoopbackHTTPServer.maxStreamsPerConnection),
+                            HTTP2Setting(parameter: .maxHeaderListSize, value: 1 << 16),
+                        ]) { stream in
+                            stream.pipeline.addHandlers([HTTP2FramePayloadToHTTP1ServerCodec(),
+                                                         ChannelHandler(handler: handler, answering: answering, stats: stats)])
+                        }.map { _ in }
+                    }, http1ChannelConfigurator: { channel in
+                        channel.pipeline.configureHTTPServerPipeline().flatMap {
+                            channel.pipeline.addHandler(ChannelHandler(handler: handler, answering: answering, stats: stats))
+                        }
+                    })
                 }
             }
             .bind(host: "127.0.0.1", port: port).get()
@@ -93,12 +129,14 @@ public final class LoopbackHTTPServer: Sendable {
         typealias OutboundOut = HTTPServerResponsePart
         let handler: Handler
         let answering: Answering
+        let stats: Stats
         var head: HTTPRequestHead?
         var body = Data()
 
-        init(handler: @escaping Handler, answering: Answering) {
+        init(handler: @escaping Handler, answering: Answering, stats: Stats) {
             self.handler = handler
             self.answering = answering
+            self.stats = stats
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -115,7 +153,10 @@ public final class LoopbackHTTPServer: Sendable {
                 for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
                 var headers: [String: String] = [:]
                 for (name, value) in head.headers { headers[name.lowercased()] = value }
-                let request = Request(method: head.method.rawValue, path: components?.path ?? head.uri, query: query, headers: headers, body: body)
+                let version = "HTTP/\(head.version.major).\(head.version.minor)"
+                stats.count(version)
+                let request = Request(method: head.method.rawValue, path: components?.path ?? head.uri, query: query, headers: headers, body: body,
+                                      version: version)
                 let loop = context.eventLoop
                 let bound = NIOLoopBound(context, eventLoop: loop)
                 let handler = self.handler

@@ -6,9 +6,12 @@ public enum SelfSignedCertificate {
     /// A TLS server context with a fresh certificate, and that certificate (PEM) for clients to trust.
     public static func serverContext() throws -> (context: NIOSSLContext, certificate: Data) {
         let (certificate, key) = try make()
-        let context = try NIOSSLContext(configuration: .makeServerConfiguration(
+        var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate)).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem))))
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem)))
+        // HTTP/2 by ALPN, as kube-apiserver offers it, and HTTP/1.1.
+        configuration.applicationProtocols = ["h2", "http/1.1"]
+        let context = try NIOSSLContext(configuration: configuration)
         return (context, certificate)
     }
 

@@ -135,6 +135,34 @@ import Testing
 }
 
 @Suite struct TLSAndTokenTests {
+    /// Over TLS the server offers HTTP/2 by ALPN, as kube-apiserver does: our client and kubectl
+    /// both take it, for requests and for watches.
+    @Test func http2ForOurClientAndKubectl() async throws {
+        let server = try await KubeTestServer(token: "s3cret", tls: true)
+        let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "h2-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
+        let client = try KubernetesClient(config: try KubeConfig.fromFiles([kubeconfig]), logger: Logger(label: "t"))
+        do {
+            let _: JSONValue = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "a"]])
+            let stream: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(
+                .configMaps, namespace: "default", resourceVersion: nil, timeoutSeconds: 1, allowBookmarks: false)
+            var added = 0
+            for try await line in stream { if case .added = line.event { added += 1 } }
+            #expect(added == 1, "a watch streams over HTTP/2")
+            let viaClient = server.requestsByVersion["HTTP/2.0"] ?? 0
+            #expect(viaClient >= 2, "\(server.requestsByVersion)")
+            let r = try await KubectlTests.run(["get", "configmaps", "-n", "default"], kubeconfig: kubeconfig)
+            #expect(r.status == 0, "\(r.output)")
+            #expect((server.requestsByVersion["HTTP/2.0"] ?? 0) > viaClient, "kubectl too: \(server.requestsByVersion)")
+        } catch {
+            try await client.shutdown()
+            try await server.stop()
+            throw error
+        }
+        try await client.shutdown()
+        try await server.stop()
+    }
+
     @Test func tokenOverTLSForKubectlAndOurClient() async throws {
         let server = try await KubeTestServer(token: "s3cret", tls: true)
         #expect(server.url.hasPrefix("https://"))
