@@ -142,9 +142,17 @@ extension APIStore {
         var owned = ownedReplicaSets(uid: uid, namespace: namespace)
         var newKey = owned.first { APIStore.sameTemplate($0.value["spec"]?["template"], template) }?.key
         let maxRevision = owned.values.compactMap { Int($0["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") }.max() ?? 0
-        let (surge, maxUnavailable) = APIStore.fenceposts(deployment)
+        let recreate = deployment["spec"]?["strategy"]?["type"]?.string == "Recreate"
+        var (surge, maxUnavailable) = APIStore.fenceposts(deployment)
+        if recreate { (surge, maxUnavailable) = (0, 0) }
         var created = false
-        if !paused {
+        // A scaling event (the size changed, the template did not): `sync`, which scales in
+        // proportion and leaves the Progressing condition alone, as for a paused Deployment.
+        let scaling = !owned.isEmpty && newKey != nil && owned.values.contains { rs in
+            APIStore.specReplicas(rs) > 0 && rs["metadata"]?["annotations"]?["deployment.kubernetes.io/desired-replicas"]?.string
+                .map { Int($0) != replicas } ?? false
+        }
+        if !paused, !scaling {
             if newKey == nil {
                 // A new ReplicaSet at the size the surge allows.
                 let current = owned.values.reduce(0) { $0 + Int($1["spec"]?["replicas"]?.number ?? 0) }
@@ -159,7 +167,13 @@ extension APIStore {
                 put(rsInfo, k, bumped, type: "MODIFIED")
                 owned = ownedReplicaSets(uid: uid, namespace: namespace)
             }
-            if let newKey { rollingUpdate(deployment, newKey: newKey, owned: owned, surge: surge, maxUnavailable: maxUnavailable, rsInfo: rsInfo) }
+            if let newKey {
+                if recreate {
+                    recreateUpdate(deployment, newKey: newKey, owned: owned, rsInfo: rsInfo)
+                } else {
+                    rollingUpdate(deployment, newKey: newKey, owned: owned, surge: surge, maxUnavailable: maxUnavailable, rsInfo: rsInfo)
+                }
+            }
         } else {
             scalePaused(deployment, newKey: newKey, owned: owned, surge: surge, rsInfo: rsInfo)
         }
@@ -174,7 +188,8 @@ extension APIStore {
             deployment["metadata"]?["annotations"] = .object(annotations)
             put(deployInfo, key, deployment, type: "MODIFIED")
         }
-        syncDeploymentStatus(key, newKey: newKey, owned: owned, created: created, maxUnavailable: maxUnavailable, deployInfo: deployInfo, now: now)
+        syncDeploymentStatus(key, newKey: newKey, owned: owned, created: created, maxUnavailable: maxUnavailable, scaling: scaling,
+                             deployInfo: deployInfo, now: now)
     }
 
     func ownedReplicaSets(uid: String, namespace: String) -> [Key: JSONValue] {
@@ -252,11 +267,16 @@ extension APIStore {
         let newRS = objects[newKey]
         let newSize = APIStore.specReplicas(newRS)
         let total = owned.values.reduce(0) { $0 + APIStore.specReplicas($1) }
+        // As rolloutRolling: a pass that scaled the new ReplicaSet up ends there.
         if newSize < replicas {
             let up = min(replicas + surge - total, replicas - newSize)
-            if up > 0 { scale(rsInfo, newKey, to: newSize + up) }
+            if up > 0 {
+                scale(rsInfo, newKey, to: newSize + up)
+                return
+            }
         } else if newSize > replicas {
             scale(rsInfo, newKey, to: replicas)
+            return
         }
         // Old ones, oldest first.
         let olds = owned.filter { $0.key != newKey && APIStore.specReplicas($0.value) > 0 }
@@ -293,6 +313,18 @@ extension APIStore {
         }
     }
 
+    /// `rolloutRecreate`: every old ReplicaSet to zero; once their pods are gone, the new one to full size.
+    func recreateUpdate(_ deployment: JSONValue, newKey: Key, owned: [Key: JSONValue], rsInfo: ResourceInfo) {
+        let olds = owned.filter { $0.key != newKey }
+        let running = olds.filter { APIStore.specReplicas($0.value) > 0 }
+        if !running.isEmpty {
+            for key in running.keys { scale(rsInfo, key, to: 0) }
+            return
+        }
+        guard !olds.values.contains(where: { Int($0["status"]?["replicas"]?.number ?? 0) > 0 }) else { return }
+        scale(rsInfo, newKey, to: Int(deployment["spec"]?["replicas"]?.number ?? 1))
+    }
+
     /// A paused Deployment's `scale`: one active ReplicaSet (or none: the newest) is brought to
     /// the Deployment's size; a saturated new one scales the others to zero; otherwise a size
     /// change is spread over the ReplicaSets in proportion to their sizes, as the real controller
@@ -300,6 +332,8 @@ extension APIStore {
     func scalePaused(_ deployment: JSONValue, newKey: Key?, owned: [Key: JSONValue], surge: Int, rsInfo: ResourceInfo) {
         let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
         let active = owned.filter { APIStore.specReplicas($0.value) > 0 }
+        // Every ReplicaSet it scales records the size it was scaled for.
+        defer { annotateSizes(owned.keys, replicas: replicas, surge: surge, rsInfo: rsInfo) }
         if active.count <= 1 {
             let newest = owned.max { ($0.value["metadata"]?["creationTimestamp"]?.string ?? "", $0.key.name) < ($1.value["metadata"]?["creationTimestamp"]?.string ?? "", $1.key.name) }
             if let key = active.first?.key ?? newKey ?? newest?.key { scale(rsInfo, key, to: replicas) }
@@ -339,10 +373,14 @@ extension APIStore {
         }
         if let first = ordered.first?.key { sizes[first] = max(0, (sizes[first] ?? 0) + add - added) }
         for (key, size) in sizes { scale(rsInfo, key, to: size) }
-        for key in active.keys {
-            guard var rs = objects[key] else { continue }
+    }
+
+    /// The desired-replicas and max-replicas annotations the controller keeps on ReplicaSets with replicas.
+    func annotateSizes(_ keys: Dictionary<Key, JSONValue>.Keys, replicas: Int, surge: Int, rsInfo: ResourceInfo) {
+        for key in keys {
+            guard var rs = objects[key], APIStore.specReplicas(rs) > 0 else { continue }
             let annotations = ["deployment.kubernetes.io/desired-replicas": JSONValue.string(String(replicas)),
-                               "deployment.kubernetes.io/max-replicas": .string(String(allowed))]
+                               "deployment.kubernetes.io/max-replicas": .string(String(replicas + surge))]
             if annotations.allSatisfy({ rs["metadata"]?["annotations"]?[$0.key] == $0.value }) { continue }
             let merged = (rs["metadata"]?["annotations"]?.object ?? [:]).merging(annotations) { _, new in new }
             rs["metadata"]?["annotations"] = .object(merged)
@@ -364,7 +402,7 @@ extension APIStore {
     }
 
     /// Status and conditions, as `syncRolloutStatus` writes them.
-    func syncDeploymentStatus(_ key: Key, newKey: Key?, owned: [Key: JSONValue], created: Bool, maxUnavailable: Int,
+    func syncDeploymentStatus(_ key: Key, newKey: Key?, owned: [Key: JSONValue], created: Bool, maxUnavailable: Int, scaling: Bool,
                               deployInfo: ResourceInfo, now: Date) {
         guard let deployment = objects[key] else { return }
         let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
@@ -399,13 +437,19 @@ extension APIStore {
             set("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", progress: false)
         }
         let newName = newKey?.name ?? ""
+        // DeploymentProgressing: more updated, ready or available replicas, or fewer old ones.
         let previous = deployment["status"]
-        let progressed = previous?["updatedReplicas"] != status["updatedReplicas"] || previous?["availableReplicas"] != status["availableReplicas"]
-            || previous?["readyReplicas"] != status["readyReplicas"] || previous?["replicas"] != status["replicas"]
+        func n(_ v: JSONValue?, _ f: String) -> Int { Int(v?[f]?.number ?? 0) }
+        let progressed = n(.object(status), "updatedReplicas") > n(previous, "updatedReplicas")
+            || total - updated < n(previous, "replicas") - n(previous, "updatedReplicas")
+            || ready > n(previous, "readyReplicas") || available > n(previous, "availableReplicas")
         let old = conditions.first { $0["type"]?.string == "Progressing" }
         let complete = newKey != nil && updated == replicas && available == replicas && total == replicas
-        if paused {
-            if old?["reason"]?.string != "DeploymentPaused" {
+        if scaling && !paused {
+            // A scaling event leaves the Progressing condition as it is.
+        } else if paused {
+            // Paused: DeploymentPaused, unless the deadline was already missed.
+            if old?["reason"]?.string != "DeploymentPaused", old?["reason"]?.string != "ProgressDeadlineExceeded" {
                 set("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", progress: true)
             }
         } else if old?["reason"]?.string == "DeploymentPaused" {

@@ -51,7 +51,7 @@ struct RequestAttributes: Sendable {
         if let path {
             return APIError(403, "Forbidden", "forbidden: User \"\(user.name)\" cannot \(verb) path \"\(path)\"", details: [:])
         }
-        let qualified = group.isEmpty ? resourceWithSubresource : "\(resource).\(group)" + (subresource.map { "/\($0)" } ?? "")
+        let qualified = group.isEmpty ? resource : "\(resource).\(group)"
         let object = name.map { "\(qualified) \"\($0)\"" } ?? qualified
         let scope = namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
         return APIError(403, "Forbidden",
@@ -68,7 +68,9 @@ extension APIStore {
     func allowed(_ user: User, _ a: RequestAttributes) -> Bool {
         if user.groups.contains("system:masters") { return true }
         if let path = a.path {
-            if a.verb == "get", ["/api", "/apis", "/version", "/openapi"].contains(where: { path == $0 || path.hasPrefix($0 + "/") }) { return true }
+            // system:discovery and system:public-info-viewer.
+            if a.verb == "get", ["/api", "/apis", "/version", "/openapi", "/healthz", "/livez", "/readyz"]
+                .contains(where: { path == $0 || path.hasPrefix($0 + "/") }) { return true }
         } else if a.group == "authorization.k8s.io", a.resource == "selfsubjectaccessreviews" || a.resource == "selfsubjectrulesreviews",
                   a.verb == "create" {
             return true

@@ -18,6 +18,7 @@ enum Patching {
         "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name", "volumes": "name",
         "volumeMounts": "mountPath", "volumeDevices": "devicePath", "imagePullSecrets": "name", "hostAliases": "ip",
         "conditions": "type", "ownerReferences": "uid", "resourceClaims": "name", "readinessGates": "conditionType",
+        "topologySpreadConstraints": "topologyKey", "schedulingGates": "name",
     ]
     /// Lists of scalars that merge (their patchStrategy is merge) rather than replace.
     static let mergedScalarLists: Set<String> = ["finalizers"]

@@ -142,7 +142,10 @@ enum FieldOwnership {
         path.map { step -> String in
             switch step {
             case .field(let f): return f == "." ? "" : ".\(f)"
-            case .key(let k): return "[\(k.dropFirst().dropLast().replacingOccurrences(of: "\":", with: "=").replacingOccurrences(of: "\"", with: ""))]"
+            case .key(let k):
+                // [name="app"], as structured-merge-diff prints a keyed element.
+                let id = (try? JSONDecoder().decode(JSONValue.self, from: Data(k.utf8)))?.object ?? [:]
+                return "[" + id.keys.sorted().map { "\($0)=\(id[$0]!.renderedForMessage)" }.joined(separator: ",") + "]"
             case .value(let v): return "[=\(v)]"
             }
         }.joined()
@@ -153,12 +156,23 @@ enum FieldOwnership {
         var operation: String
         var subresource: String?
         var paths: Set<Path>
+        var apiVersion: String?
+        var time: String?
+
+        /// The manager as the apiserver's conflict message prints it.
+        var printed: String {
+            var text = "\"\(manager)\""
+            if let subresource { text += " with subresource \"\(subresource)\"" }
+            guard operation == "Update" else { return text }
+            return text + " using \(apiVersion ?? "")" + (time.map { " at \($0)" } ?? "")
+        }
     }
 
     static func entries(_ object: JSONValue?) -> [Entry] {
         (object?["metadata"]?["managedFields"]?.array ?? []).map {
             Entry(manager: $0["manager"]?.string ?? "", operation: $0["operation"]?.string ?? "Update",
-                  subresource: $0["subresource"]?.string, paths: decode($0["fieldsV1"]))
+                  subresource: $0["subresource"]?.string, paths: decode($0["fieldsV1"]), apiVersion: $0["apiVersion"]?.string,
+                  time: $0["time"]?.string)
         }
     }
 
@@ -186,14 +200,19 @@ enum FieldOwnership {
         var conflicts: [(String, Path)] = []
         for (path, value) in wanted where path.last != .field(".") {
             for owner in owners where !(owner.manager == manager && owner.operation == "Apply") && owner.paths.contains(path) {
-                if have[path] != value { conflicts.append((owner.manager, path)) }
+                if have[path] != value { conflicts.append((owner.printed, path)) }
             }
         }
         if !conflicts.isEmpty, !force {
-            let lines = conflicts.sorted { describe($0.1) < describe($1.1) }.map { "conflict with \"\($0.0)\" using \(apiVersion): \(describe($0.1))" }
+            // Grouped by manager, as the apiserver's conflict error groups them.
+            let byManager = Dictionary(grouping: conflicts, by: \.0)
+            let lines = byManager.keys.sorted().map { who -> String in
+                let paths = byManager[who]!.map { describe($0.1) }.sorted()
+                return paths.count == 1 ? "conflict with \(who): \(paths[0])" : "conflicts with \(who):\n" + paths.map { "- \($0)" }.joined(separator: "\n")
+            }
             let message = "Apply failed with \(conflicts.count) conflict\(conflicts.count == 1 ? "" : "s"): " + lines.joined(separator: "\n")
             return .failure(APIError(409, "Conflict", message, details: ["causes": .array(conflicts.map {
-                ["reason": "FieldManagerConflict", "message": .string("conflict with \"\($0.0)\" using \(apiVersion)"), "field": .string(describe($0.1))]
+                ["reason": "FieldManagerConflict", "message": .string("conflict with \($0.0)"), "field": .string(describe($0.1))]
             })]))
         }
         var result = Patching.strategic(current, applied)

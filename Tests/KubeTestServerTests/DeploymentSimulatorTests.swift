@@ -52,6 +52,29 @@ import Testing
             && d["status"]?["replicas"] == d["spec"]?["replicas"]
     }
 
+    /// The sizes of the first two ReplicaSets each time one of them changed: how their steps interleave.
+    static func pairs(_ events: [(name: String, size: Int)]) -> [[Int]] {
+        var sizes: [String: Int] = [:]
+        var order: [String] = []
+        var out: [[Int]] = []
+        for (name, size) in events {
+            if sizes[name] == nil { order.append(name) }
+            sizes[name] = size
+            let pair = order.prefix(2).map { sizes[$0] ?? 0 }
+            if order.count >= 2, out.last != pair { out.append(pair) }
+        }
+        return out
+    }
+
+    static func recordedPairs(_ file: String) throws -> [[Int]] {
+        let events = try JSONDecoder().decode([JSONValue].self, from: Data(contentsOf: RepositoryFiles.sharedFixtures
+            .appendingPathComponent("kubernetes/deployment-controller/\(file).json")))
+        return pairs(events.compactMap { e in
+            guard e["kind"] == "ReplicaSet", let name = e["name"]?.string, let size = e["spec.replicas"]?.number else { return nil }
+            return (name, Int(size))
+        })
+    }
+
     /// What a fixture recorded: each ReplicaSet's sizes in order, and the Progressing reasons.
     static func recorded(_ file: String) throws -> (sizes: [[Int]], reasons: [String]) {
         let events = try JSONDecoder().decode([JSONValue].self, from: Data(contentsOf: RepositoryFiles.sharedFixtures
@@ -75,6 +98,8 @@ import Testing
     @Test(arguments: [("rolling-25-25", JSONValue.string("25%"), JSONValue.string("25%")), ("rolling-surge1-unavail0", 1, 0)])
     func aRollingUpdateStepsAsTheRealControllerSteps(file: String, surge: JSONValue, unavailable: JSONValue) async throws {
         let expected: [[Int]] = try Self.recorded(file).sizes
+        let expectedPairs = try Self.recordedPairs(file)
+        let expectedReasons = Array(try Self.recorded(file).reasons.drop { $0 == "NewReplicaSetAvailable" })
         try await Self.withServer { client, _ in
             let _: JSONValue = try await client.create(.deployments, namespace: "shop", Self.deployment(image: "web:1", surge: surge, unavailable: unavailable))
             let rolled = try await Self.until(client, Self.complete)
@@ -85,6 +110,7 @@ import Testing
             let sizes = Task {
                 var sizes: [String: [Int]] = [:]
                 var order: [String] = []
+                var events: [(name: String, size: Int)] = []
                 for (name, rs) in start.items.map({ ($0["metadata"]!["name"]!.string!, $0) }) {
                     order.append(name)
                     sizes[name] = [Int(rs["spec"]?["replicas"]?.number ?? 0)]
@@ -97,18 +123,34 @@ import Testing
                     }
                     let name = rs["metadata"]?["name"]?.string ?? ""
                     let size = Int(rs["spec"]?["replicas"]?.number ?? 0)
+                    events.append((name, size))
                     if sizes[name] == nil { order.append(name) }
                     if sizes[name]?.last != size { sizes[name, default: []].append(size) }
                     if sizes.count == 2, sizes.values.contains(where: { $0.last == 0 }), sizes.values.contains(where: { $0.last == 4 }) { break }
                 }
-                return order.map { sizes[$0] ?? [] }
+                return (order.map { sizes[$0] ?? [] }, Self.pairs(start.items.map { ($0["metadata"]!["name"]!.string!, Int($0["spec"]?["replicas"]?.number ?? 0)) } + events))
+            }
+            let deployments: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(
+                .deployments, namespace: "shop", resourceVersion: rolled["metadata"]!["resourceVersion"]!.string!, timeoutSeconds: 30, allowBookmarks: false)
+            let reasons = Task {
+                var reasons: [String] = []
+                for try await line in deployments {
+                    guard case .modified(let d) = line.event else { continue }
+                    if let reason = Self.condition(d, "Progressing")?["reason"]?.string, reasons.last != reason, !(reasons.isEmpty && reason == "NewReplicaSetAvailable") {
+                        reasons.append(reason)
+                    }
+                    if reasons.last == "NewReplicaSetAvailable" { break }
+                }
+                return reasons
             }
             // The write's answer carries no new status: the controller acts afterwards.
             let patched: JSONValue = try await client.patch(.deployments, namespace: "shop", name: "web",
                                                             .merge(Data(#"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"web:2"}]}}}}"#.utf8)))
             #expect(patched["status"]?["observedGeneration"] == rolled["metadata"]?["generation"], "observedGeneration lags generation")
-            let seen = try await sizes.value
+            let (seen, seenPairs) = try await sizes.value
             #expect(seen == expected, "each ReplicaSet's sizes, in order")
+            #expect(seenPairs == expectedPairs, "and how the two ReplicaSets' steps interleave")
+            #expect(try await reasons.value == expectedReasons, "the Progressing reasons, in order")
             let done = try await Self.until(client, Self.complete)
             #expect(done["metadata"]?["annotations"]?["deployment.kubernetes.io/revision"] == "2")
             #expect(done["status"]?["conditions"]?.array?.contains { $0["type"] == "Available" && $0["status"] == "True" } == true)
