@@ -142,7 +142,7 @@ import Testing
         let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "h2-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
         let client = try KubernetesClient(config: try KubeConfig.fromFiles([kubeconfig]), logger: Logger(label: "t"))
-        do {
+        try await SemanticsTests.closing(client, server) {
             let _: JSONValue = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "a"]])
             let stream: AsyncThrowingStream<WatchLine<JSONValue>, Error> = try await client.watch(
                 .configMaps, namespace: "default", resourceVersion: nil, timeoutSeconds: 1, allowBookmarks: false)
@@ -154,13 +154,7 @@ import Testing
             let r = try await KubectlTests.run(["get", "configmaps", "-n", "default"], kubeconfig: kubeconfig)
             #expect(r.status == 0, "\(r.output)")
             #expect((server.requestsByVersion["HTTP/2.0"] ?? 0) > viaClient, "kubectl too: \(server.requestsByVersion)")
-        } catch {
-            try await client.shutdown()
-            try await server.stop()
-            throw error
         }
-        try await client.shutdown()
-        try await server.stop()
     }
 
     @Test func tokenOverTLSForKubectlAndOurClient() async throws {

@@ -57,13 +57,21 @@ enum Target: Sendable, CustomTestStringConvertible {
         let server = try await KubeTestServer(replayWindow: 50)
         try await server.createNamespace("shop")
         let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
-        for crd in try Self.crds.get() {
-            let _: JSONValue = try await client.create(ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
-                                                                   namespaced: false), crd.json)
+        try await closing(client, server) {
+            for crd in try Self.crds.get() {
+                let _: JSONValue = try await client.create(ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
+                                                                       namespaced: false), crd.json)
+            }
+            try await $current.withValue(server) { try await body(client, server) }
         }
-        do { try await $current.withValue(server) { try await body(client, server) } } catch {
-            try await client.shutdown()
-            try await server.stop()
+    }
+
+    /// Runs `body`, then shuts the client and the server down, also when it throws (a client
+    /// dropped without its shutdown brings the test process down).
+    static func closing(_ client: KubernetesClient, _ server: KubeTestServer, _ body: () async throws -> Void) async throws {
+        do { try await body() } catch {
+            try? await client.shutdown()
+            try? await server.stop()
             throw error
         }
         try await client.shutdown()

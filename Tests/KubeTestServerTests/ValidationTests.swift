@@ -51,16 +51,10 @@ import Testing
     static func withGadgets(_ body: (KubernetesClient) async throws -> Void) async throws {
         let server = try await KubeTestServer()
         let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
-        do {
+        try await SemanticsTests.closing(client, server) {
             let _: JSONValue = try await client.create(crds, crd)
             try await body(client)
-        } catch {
-            try await client.shutdown()
-            try await server.stop()
-            throw error
         }
-        try await client.shutdown()
-        try await server.stop()
     }
 
     static func gadget(_ spec: JSONValue, name: String = "g") -> JSONValue {
