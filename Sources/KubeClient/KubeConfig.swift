@@ -121,8 +121,9 @@ extension KubeConfig {
             if exec.command.contains("/"), !exec.command.hasPrefix("/") { exec.command = absolute(exec.command, directory) }
             return .exec(exec)
         }
+        // As client-go: a token file, re-read as it rotates, wins over an inline token.
+        if let file = user.tokenFile, !file.isEmpty { return .tokenFile(absolute(file, directory)) }
         if let token = user.token, !token.isEmpty { return .token(token) }
-        if let file = user.tokenFile { return .tokenFile(absolute(file, directory)) }
         let cert = try material(data: user.clientCertificateData, file: user.clientCertificate, directory: directory, field: "client-certificate")
         let key = try material(data: user.clientKeyData, file: user.clientKey, directory: directory, field: "client-key")
         switch (cert, key) {
@@ -132,6 +133,11 @@ extension KubeConfig {
         case (nil, nil): break
         }
         if let username = user.username, let password = user.password { return .basic(username: username, password: password) }
+        if let provider = user.authProvider {
+            // Anonymous would only fail later and more obscurely.
+            throw .incomplete("the user's auth-provider '\(provider.name ?? "")' is not supported (client-go removed the in-tree providers); "
+                              + "use its exec plugin instead (gke-gcloud-auth-plugin, kubelogin, ...)")
+        }
         return .none
     }
 

@@ -53,9 +53,16 @@ struct KubeconfigFile: Decodable {
         var username: String?
         var password: String?
         var exec: ExecConfig?
+        /// The old in-tree auth providers (gcp, azure, oidc), which client-go no longer runs.
+        var authProvider: AuthProvider?
+
+        struct AuthProvider: Decodable {
+            var name: String?
+        }
 
         enum CodingKeys: String, CodingKey {
             case token, tokenFile, username, password, exec
+            case authProvider = "auth-provider"
             case clientCertificate = "client-certificate"
             case clientCertificateData = "client-certificate-data"
             case clientKey = "client-key"

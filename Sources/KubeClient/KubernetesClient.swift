@@ -22,7 +22,8 @@ public final class KubernetesClient: Sendable {
         self.config = config
         self.logger = logger
         self.limiter = TokenBucket(qps: qps, burst: burst, clock: ContinuousClock())
-        self.requestTimeout = .nanoseconds(Int64(requestTimeout.components.seconds) * 1_000_000_000)
+        // Whole nanoseconds: a sub-second timeout (500 ms) must not become zero.
+        self.requestTimeout = .nanoseconds(requestTimeout.components.seconds * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
         if case .exec(let plugin) = config.credentials {
             exec = ExecCredentialPlugin(plugin, server: config.server)
         } else {

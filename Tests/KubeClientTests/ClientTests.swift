@@ -124,6 +124,29 @@ func withServer(_ script: @escaping ScriptedServer.Script, logs: CapturedLogs = 
         }
     }
 
+    /// A sub-second request timeout is that long, not zero: an answer within it arrives, a later one fails.
+    @Test func subSecondTimeoutsKeepTheirLength() async throws {
+        let server = try await ScriptedServer { request in
+            if request.path.hasSuffix("/slow") { try? await Task.sleep(for: .seconds(2)) } else { try? await Task.sleep(for: .milliseconds(100)) }
+            return .json(200, thing("a", rv: "1"))
+        }
+        let client = try KubernetesClient(config: KubeConfig(server: server.url, credentials: .token("s3cret")), logger: CapturedLogs().logger,
+                                          requestTimeout: .milliseconds(800))
+        var quick = false
+        var slowFailed = false
+        do {
+            let _: Thing = try await client.get(.configMaps, namespace: "shop", name: "quick")
+            quick = true
+            let _: Thing = try await client.get(.configMaps, namespace: "shop", name: "slow")
+        } catch {
+            slowFailed = true
+        }
+        #expect(quick, "a 100 ms answer fits in an 800 ms timeout")
+        #expect(slowFailed, "a 2 s answer does not")
+        try await client.shutdown()
+        try await server.stop()
+    }
+
     @Test func patchesStatusAndApply() async throws {
         try await withServer({ request in .json(200, thing("a", rv: "9")) }) { client, server in
             let _: Thing = try await client.patch(.configMaps, namespace: "shop", name: "a", .merge(Data(#"{"data":{"k":null}}"#.utf8)))

@@ -57,6 +57,23 @@ import Testing
         #expect(config.certificateAuthority == Data("CA".utf8))
     }
 
+    /// As client-go: the token file (which rotates) wins over an inline token.
+    @Test func aTokenFileWinsOverAToken() throws {
+        let dir = try Directory(["token": "from-file", "config": KubeConfigTests.config(user: "    token: inline\n    tokenFile: token")])
+        let config = try KubeConfig.fromFiles([dir.file("config")])
+        #expect(config.credentials == .tokenFile(dir.file("token")))
+    }
+
+    /// A user with only an auth-provider is a clear error, not an anonymous client.
+    @Test func anAuthProviderAloneIsAClearError() throws {
+        do {
+            _ = try KubeConfig.parse(KubeConfigTests.config(user: "    auth-provider: {name: gcp, config: {}}"))
+            Issue.record("an auth-provider user was accepted")
+        } catch {
+            #expect("\(error)".contains("auth-provider 'gcp' is not supported"), "\(error)")
+        }
+    }
+
     @Test func clientCertificateAsDataAndAsFiles() throws {
         let cert = Data("CERT".utf8).base64EncodedString()
         let key = Data("KEY".utf8).base64EncodedString()
