@@ -201,7 +201,10 @@ public final class KubernetesClient: Sendable {
     /// A 401 with refreshable credentials is retried once with fresh ones.
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
               contentType: String? = nil, urgent: Bool = false) async throws(KubeClientError) -> Data {
-        if !urgent { try? await limiter.acquire() }
+        if !urgent {
+            // Cancelled while waiting for the rate limiter: the request is not sent.
+            do { try await limiter.acquire() } catch { throw .transport("\(method) \(path): cancelled while waiting for the rate limiter") }
+        }
         for attempt in 0..<2 {
             let request = try await request(method, path, query: query, body: body, contentType: contentType)
             let response: HTTPClientResponse

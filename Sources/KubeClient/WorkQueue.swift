@@ -7,6 +7,8 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     var priority: [Key] = []
     var dirty: Set<Key> = []
     var processing: Set<Key> = []
+    /// Keys asked for urgently while being worked on: they go to the priority lane when done.
+    var urgentWhenDone: Set<Key> = []
     var failures: [Key: Int] = [:]
     var waiters: [CheckedContinuation<Key?, Never>] = []
     var shuttingDown = false
@@ -28,6 +30,7 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
             priority.append(key)
             return
         }
+        if urgent, processing.contains(key) { urgentWhenDone.insert(key) }
         guard !dirty.contains(key) else { return }
         dirty.insert(key)
         if processing.contains(key) { return }
@@ -69,8 +72,10 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     /// The worker finished `key`; if it was added meanwhile, it is queued again.
     public func done(_ key: Key) {
         processing.remove(key)
+        let urgent = urgentWhenDone.remove(key) != nil
         if dirty.contains(key) {
-            queue.append(key)
+            // An abort that came in meanwhile is the next thing any worker takes.
+            if urgent { priority.append(key) } else { queue.append(key) }
             wake()
         }
     }

@@ -147,6 +147,25 @@ func withServer(_ script: @escaping ScriptedServer.Script, logs: CapturedLogs = 
         try await server.stop()
     }
 
+    /// A request cancelled while it waits for the rate limiter is not sent.
+    @Test func cancellationWhileRateLimitedIsNotSwallowed() async throws {
+        try await withServer({ _ in .json(200, thing("a", rv: "1")) }, qps: 0.01, burst: 1) { client, server in
+            let _: Thing = try await client.get(.configMaps, namespace: "shop", name: "a")
+            let waiting = Task { () -> Bool in
+                do {
+                    let _: Thing = try await client.get(.configMaps, namespace: "shop", name: "a")
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            waiting.cancel()
+            #expect(await waiting.value == false, "the cancelled request fails")
+            #expect(server.requests.count == 1, "and is never sent")
+        }
+    }
+
     @Test func patchesStatusAndApply() async throws {
         try await withServer({ request in .json(200, thing("a", rv: "9")) }) { client, server in
             let _: Thing = try await client.patch(.configMaps, namespace: "shop", name: "a", .merge(Data(#"{"data":{"k":null}}"#.utf8)))

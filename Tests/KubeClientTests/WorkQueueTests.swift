@@ -34,6 +34,20 @@ import Testing
         #expect(await q.next() == "a")
     }
 
+    /// An abort for a Rollout being reconciled is the next thing any worker takes once that
+    /// reconcile ends — ahead of keys queued before it.
+    @Test func anUrgentAddWhileProcessingKeepsItsPriority() async {
+        let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock())
+        await q.add("checkout")
+        #expect(await q.next() == "checkout")
+        await q.add("payments")
+        await q.add("search")
+        await q.add("checkout", priority: true)
+        await q.done("checkout")
+        #expect(await q.next() == "checkout", "the urgent re-add jumps the queue")
+        #expect(await q.next() == "payments")
+    }
+
     @Test func backoffDoublesPerKeyUntilForgotten() async {
         let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock(), baseBackoff: .milliseconds(5), maxBackoff: .milliseconds(40))
         var delays: [Duration] = []
