@@ -7,6 +7,7 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     var priority: [Key] = []
     var dirty: Set<Key> = []
     var processing: Set<Key> = []
+    var timers: [Key: (deadline: C.Instant, task: Task<Void, Never>)] = [:]
     /// Keys asked for urgently while being worked on: they go to the priority lane when done.
     var urgentWhenDone: Set<Key> = []
     var failures: [Key: Int] = [:]
@@ -38,15 +39,29 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
         wake()
     }
 
-    /// Queues a key after a delay.
+    /// Queues a key after a delay. A key has one pending timer, at the earliest deadline asked
+    /// for; timers are cancelled on shutdown.
     public func add(_ key: Key, after delay: Duration) {
         guard delay > .zero else { return add(key) }
+        guard !shuttingDown else { return }
         let deadline = clock.now.advanced(by: delay)
-        Task { [clock] in
-            try? await clock.sleep(until: deadline, tolerance: nil)
-            self.add(key)
+        if let pending = timers[key], pending.deadline <= deadline { return }
+        timers[key]?.task.cancel()
+        let task = Task { [clock] in
+            do { try await clock.sleep(until: deadline, tolerance: nil) } catch { return }
+            self.fire(key, deadline: deadline)
         }
+        timers[key] = (deadline, task)
     }
+
+    func fire(_ key: Key, deadline: C.Instant) {
+        guard timers[key]?.deadline == deadline else { return }
+        timers[key] = nil
+        add(key)
+    }
+
+    /// Keys with a timer pending.
+    public var pendingTimers: Int { timers.count }
 
     /// Queues a key after its backoff, which doubles with each failure until `forget`.
     public func addAfterFailure(_ key: Key) -> Duration {
@@ -82,6 +97,8 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
 
     public func shutDown() {
         shuttingDown = true
+        for timer in timers.values { timer.task.cancel() }
+        timers = [:]
         for waiter in waiters { waiter.resume(returning: nil) }
         waiters = []
     }

@@ -48,6 +48,22 @@ import Testing
         #expect(await q.next() == "payments")
     }
 
+    /// A key has one timer, at the earliest deadline asked for; shutdown cancels it.
+    @Test func timersMergePerKeyAndStopOnShutdown() async {
+        let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock())
+        await q.add("checkout", after: .seconds(60))
+        await q.add("checkout", after: .milliseconds(50))
+        await q.add("checkout", after: .seconds(30))
+        #expect(await q.pendingTimers == 1)
+        let start = ContinuousClock.now
+        #expect(await q.next() == "checkout")
+        #expect(ContinuousClock.now - start < .seconds(5), "the earliest deadline holds")
+        await q.done("checkout")
+        await q.add("payments", after: .seconds(60))
+        await q.shutDown()
+        #expect(await q.pendingTimers == 0)
+    }
+
     @Test func backoffDoublesPerKeyUntilForgotten() async {
         let q = WorkQueue<String, ContinuousClock>(clock: ContinuousClock(), baseBackoff: .milliseconds(5), maxBackoff: .milliseconds(40))
         var delays: [Duration] = []
