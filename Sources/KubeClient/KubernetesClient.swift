@@ -198,14 +198,17 @@ public final class KubernetesClient: Sendable {
     }
 
     /// Sends a request and returns the body of a 2xx answer; anything else is a `KubeClientError`.
-    /// A 401 with refreshable credentials is retried once with fresh ones.
+    /// A 401 with refreshable credentials is retried once with fresh ones; a 429 or 5xx to a GET
+    /// or PUT is retried up to `maxRetries` times.
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
               contentType: String? = nil, urgent: Bool = false) async throws(KubeClientError) -> Data {
         if !urgent {
             // Cancelled while waiting for the rate limiter: the request is not sent.
             do { try await limiter.acquire() } catch { throw .transport("\(method) \(path): cancelled while waiting for the rate limiter") }
         }
-        for attempt in 0..<2 {
+        var refreshed = false
+        var retries = 0
+        while true {
             let request = try await request(method, path, query: query, body: body, contentType: contentType)
             let response: HTTPClientResponse
             let data: Data
@@ -219,14 +222,30 @@ public final class KubernetesClient: Sendable {
             logWarnings(response.headers, method: method, path: path)
             let code = Int(response.status.code)
             if (200..<300).contains(code) { return data }
-            if code == 401, attempt == 0, let exec {
+            if code == 401, !refreshed, let exec {
+                refreshed = true
                 await exec.invalidate()
                 continue
             }
-            throw KubeClientError.from(code: code, body: data, retryAfter: response.headers.first(name: "Retry-After"))
+            // Throttled or a server error on a request that is safe to repeat (a read, or a
+            // replace at a resourceVersion, which a conflict stops if it did land): again, after
+            // Retry-After or a growing, jittered pause.
+            let retryAfter = response.headers.first(name: "Retry-After")
+            // Urgent requests (an abort's writes, lease renewals) have deadlines of their own: never held here.
+            if (code == 429 || (500..<600).contains(code)), method == .GET || method == .PUT, !urgent, retries < KubernetesClient.maxRetries {
+                retries += 1
+                let backoff = min(5.0, 0.2 * Double(1 << (retries - 1))) * Double.random(in: 0.5...1.0)
+                let wait = retryAfter.flatMap(Double.init).map { min($0, 30) } ?? backoff
+                logger.debug("retrying", metadata: ["request": "\(method) \(path)", "code": "\(code)", "after": "\(wait)s"])
+                do { try await Task.sleep(for: .seconds(wait)) } catch { throw .transport("\(method) \(path): cancelled while waiting to retry") }
+                continue
+            }
+            throw KubeClientError.from(code: code, body: data, retryAfter: retryAfter)
         }
-        throw .credentials("\(method) \(path): unauthorized with fresh credentials")
     }
+
+    /// How many times a throttled or failed read or replace is repeated.
+    static let maxRetries = 3
 
     func logWarnings(_ headers: HTTPHeaders, method: HTTPMethod, path: String) {
         for warning in headers["Warning"] {
