@@ -69,6 +69,42 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
         }
     }
 
+    /// A relist that no longer has an object (deleted while the watch was down) tells the
+    /// delete handlers, with the last object known; waiting for a sync that never comes ends.
+    @Test func aRelistThatDropsAKeyHandsOverTheLastObject() async throws {
+        let lists = Mutex(0)
+        try await withServer({ request in
+            if request.query["watch"] == nil {
+                let n = lists.withLock { $0 += 1; return $0 }
+                let items = n == 1 ? [thing("a", rv: "10"), thing("b", rv: "11")] : [thing("a", rv: "12")]
+                return .json(200, #"{"kind":"ConfigMapList","metadata":{"resourceVersion":"\#(n == 1 ? "11" : "12")"},"items":[\#(items.joined(separator: ","))]}"#)
+            }
+            return lists.withLock { $0 } == 1
+                ? .json(410, #"{"kind":"Status","code":410,"reason":"Expired","message":"too old"}"#)
+                : .stream(AsyncStream { _ in })  // held open
+        }) { client, _ in
+            let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
+            let (gone, sink) = AsyncStream<(String, String?)>.makeStream()
+            await informer.onDelete { key, last in sink.yield((key, last.metadata.resourceVersion)) }
+            await informer.start()
+            #expect(await informer.waitForSync(timeout: .seconds(10)))
+            for await (key, version) in gone {
+                #expect(key == "shop/b" && version == "11", "the key the relist dropped, with its last object")
+                break
+            }
+            #expect(await informer.get("shop/b") == nil)
+            await informer.stop()
+        }
+        let stuck = try await ScriptedServer { _ in .json(500, #"{"kind":"Status","code":500}"#) }
+        let client = try KubernetesClient(config: KubeConfig(server: stuck.url, credentials: .token("s3cret")), logger: CapturedLogs().logger)
+        let never = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
+        await never.start()
+        #expect(await never.waitForSync(timeout: .milliseconds(300)) == false, "a deadline, not a hang")
+        await never.stop()
+        try await client.shutdown()
+        try await stuck.stop()
+    }
+
     @Test func openWatchesDoNotStarveRequests() async throws {
         try await withServer({ request in
             if request.query["watch"] != nil { return .stream(AsyncStream { _ in }) }  // never ends
