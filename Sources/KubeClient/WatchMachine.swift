@@ -26,6 +26,11 @@ public struct WatchMachine: Sendable, Hashable {
         case event(resourceVersion: String)
         /// The server closed the stream, or `timeoutSeconds` passed: not an error.
         case streamEnded
+        /// The stream ended within a second with no event: a proxy or a server shutting down.
+        /// Re-opening at once would spin, so it counts as a failure.
+        case streamEndedEarly
+        /// The server asked to wait (429 with Retry-After) this many seconds.
+        case throttled(seconds: Double)
         /// HTTP 410, or an ERROR event whose Status is 410 Gone / Expired.
         case tooOld
         case watchFailed
@@ -65,8 +70,21 @@ public struct WatchMachine: Sendable, Hashable {
             return .watch(resourceVersion: rv)
         case (.empty, .streamEnded):
             return .list
-        case (.watching(let rv), .watchFailed):
+        case (.watching(let rv), .watchFailed), (.watching(let rv), .streamEndedEarly):
             return backOff(attempt: 1, then: .watch(resourceVersion: rv))
+        case (.backingOff(let attempt, let then), .streamEndedEarly):
+            return backOff(attempt: attempt + 1, then: then)
+        case (.empty, .streamEndedEarly):
+            return backOff(attempt: 1, then: .list)
+        case (.watching(let rv), .throttled(let seconds)):
+            state = .backingOff(attempt: 1, then: .watch(resourceVersion: rv))
+            return .wait(seconds: max(seconds, baseDelay))
+        case (.backingOff(let attempt, let then), .throttled(let seconds)):
+            state = .backingOff(attempt: attempt + 1, then: then)
+            return .wait(seconds: max(seconds, baseDelay))
+        case (.empty, .throttled(let seconds)):
+            state = .backingOff(attempt: 1, then: .list)
+            return .wait(seconds: max(seconds, baseDelay))
         case (.empty, .listFailed), (.empty, .watchFailed):
             return backOff(attempt: 1, then: .list)
         case (.backingOff(let attempt, let then), .listFailed), (.backingOff(let attempt, let then), .watchFailed):
@@ -89,7 +107,8 @@ public struct WatchMachine: Sendable, Hashable {
         }
     }
 
-    /// Exponential backoff with full jitter: a delay in [d/2, d) for d = base * 2^(attempt-1), capped.
+    /// Exponential backoff with equal jitter: a delay in [d/2, d) for d = base * 2^(attempt-1),
+    /// capped — never shorter than half the step, so a crowd of watchers spreads out but none spins.
     mutating func backOff(attempt: Int, then: Retry) -> Command {
         state = .backingOff(attempt: attempt, then: then)
         let ceiling = min(maxDelay, baseDelay * Double(1 << min(attempt - 1, 20)))

@@ -82,10 +82,13 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
     func watch(from version: String, _ machine: inout WatchMachine, _ out: AsyncStream<WatcherEvent<T>>.Continuation) async
         -> WatchMachine.Command
     {
+        let opened = ContinuousClock.now
+        var events = 0
         do {
             let stream: AsyncThrowingStream<WatchLine<T>, Error> = try await client.watch(
                 type, namespace: namespace, selectors: selectors, resourceVersion: version, timeoutSeconds: watchTimeout)
             for try await line in stream {
+                events += 1
                 switch line.event {
                 case .added(let object), .modified(let object):
                     out.yield(.applied(key: line.meta.key, object: object))
@@ -103,9 +106,16 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
                 }
                 if let version = line.meta.resourceVersion, !version.isEmpty { _ = machine.step(.event(resourceVersion: version)) }
             }
+            if events == 0, ContinuousClock.now - opened < .seconds(1) {
+                logger.warning("watch ended at once with no event; backing off", metadata: ["resource": "\(type)"])
+                return machine.step(.streamEndedEarly)
+            }
             return machine.step(.streamEnded)
         } catch KubeClientError.gone {
             return machine.step(.tooOld)
+        } catch KubeClientError.throttled(_, let retryAfter) {
+            logger.info("watch throttled", metadata: ["resource": "\(type)", "retryAfter": "\(retryAfter ?? 0)"])
+            return machine.step(.throttled(seconds: retryAfter ?? 1))
         } catch {
             logger.warning("watch failed; backing off", metadata: ["resource": "\(type)", "error": "\(error)"])
             return machine.step(.watchFailed)

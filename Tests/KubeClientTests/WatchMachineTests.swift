@@ -20,6 +20,22 @@ import Testing
         #expect(m.step(.streamEnded) == .watch(resourceVersion: "120"))
     }
 
+    /// A stream that ends at once with nothing is a failure: backed off, longer each time, then
+    /// watched again from the same version; a throttled watch waits as long as it was told.
+    @Test func aStreamEndingAtOnceBacksOffAndRetryAfterIsHonoured() {
+        var m = machine()
+        _ = m.step(.start)
+        _ = m.step(.listed(resourceVersion: "7"))
+        #expect(m.step(.streamEndedEarly) == .wait(seconds: 0.375))
+        #expect(m.step(.backoffElapsed) == .watch(resourceVersion: "7"))
+        #expect(m.step(.streamEndedEarly) == .wait(seconds: 0.75), "the second time longer")
+        #expect(m.step(.backoffElapsed) == .watch(resourceVersion: "7"))
+        #expect(m.step(.throttled(seconds: 4)) == .wait(seconds: 4))
+        #expect(m.step(.backoffElapsed) == .watch(resourceVersion: "7"))
+        #expect(m.step(.event(resourceVersion: "8")) == WatchMachine.Command.none)
+        #expect(m.step(.streamEnded) == .watch(resourceVersion: "8"), "a stream that did carry events is re-opened at once")
+    }
+
     @Test func bookmarksMoveTheResumePoint() {
         var m = machine()
         _ = m.step(.start)

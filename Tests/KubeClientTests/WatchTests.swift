@@ -105,6 +105,23 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
         try await stuck.stop()
     }
 
+    /// A proxy that ends every watch at once does not make the watcher spin.
+    @Test func aWatchThatEndsAtOnceDoesNotSpin() async throws {
+        try await withServer({ request in
+            if request.query["watch"] == nil {
+                return .json(200, #"{"kind":"ConfigMapList","metadata":{"resourceVersion":"5"},"items":[]}"#)
+            }
+            return .stream(AsyncStream { $0.finish() })
+        }) { client, server in
+            let events = Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger).events()
+            let reading = Task { for await _ in events {} }
+            try await Task.sleep(for: .milliseconds(1200))
+            reading.cancel()
+            let watches = server.requests.filter { $0.query["watch"] != nil }.count
+            #expect(watches >= 1 && watches <= 4, "backed off, not re-opened at once: \(watches) watches in 1.2 s")
+        }
+    }
+
     @Test func openWatchesDoNotStarveRequests() async throws {
         try await withServer({ request in
             if request.query["watch"] != nil { return .stream(AsyncStream { _ in }) }  // never ends
