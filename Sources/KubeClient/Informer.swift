@@ -8,6 +8,8 @@ public actor Informer<T: Decodable & Sendable> {
     public private(set) var objects: [String: T] = [:]
     /// True once the first list arrived.
     public private(set) var synced = false
+    /// Objects that did not decode and were left out, by key, with why (the watch goes on).
+    public private(set) var skipped: [String: String] = [:]
     let watcher: Watcher<T>
     var task: Task<Void, Never>?
     var handlers: [@Sendable (String) async -> Void] = []
@@ -67,6 +69,9 @@ public actor Informer<T: Decodable & Sendable> {
         case .applied(let key, let object):
             objects[key] = object
             changed = [key]
+        case .skipped(let key, let reason):
+            skipped[key] = reason
+            return
         case .deleted(let key, let last):
             deleted = [(key, objects[key] ?? last)]
             objects[key] = nil

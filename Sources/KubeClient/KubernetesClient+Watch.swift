@@ -89,7 +89,10 @@ extension KubernetesClient {
         case "BOOKMARK":
             return WatchLine(event: .bookmark(resourceVersion: meta.resourceVersion ?? ""), meta: meta)
         case "ADDED", "MODIFIED", "DELETED":
-            let object = try decoder.decode(WatchBody<T>.self, from: line).object
+            let object: T
+            do { object = try decoder.decode(WatchBody<T>.self, from: line).object } catch {
+                return WatchLine(event: .undecodable("\(head.type) \(meta.key) is not a \(T.self): \(error)"), meta: meta)
+            }
             let event: WatchEvent<T> = head.type == "ADDED" ? .added(object) : head.type == "MODIFIED" ? .modified(object) : .deleted(object)
             return WatchLine(event: event, meta: meta)
         default:

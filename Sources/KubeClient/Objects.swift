@@ -21,6 +21,9 @@ public enum WatchEvent<T: Decodable & Sendable>: Sendable {
     case bookmark(resourceVersion: String)
     /// The server's error inside the stream (a 410 Gone here means: list again).
     case error(Status)
+    /// An event whose object does not decode as the type watched: skipped, with why. Its
+    /// resourceVersion (in the line's meta) still moves the watch on.
+    case undecodable(String)
 }
 
 /// A patch body and its content type.

@@ -6,6 +6,8 @@ public enum WatcherEvent<T: Decodable & Sendable>: Sendable {
     case listed([(key: String, object: T)])
     case applied(key: String, object: T)
     case deleted(key: String, object: T)
+    /// An object that does not decode as `T`, skipped (from a list or a watch), and why.
+    case skipped(key: String, reason: String)
 }
 
 /// Lists, then watches, forever: the loop that runs `WatchMachine`'s commands. It stops only
@@ -29,15 +31,16 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
         self.watchTimeout = watchTimeout
     }
 
-    /// An item decoded once, as `T` and as its identity.
+    /// An item decoded once, as `T` (nil, with why, when it is not one) and as its identity.
     struct Keyed: Decodable, Sendable {
-        var object: T
+        var object: T?
+        var failure: String?
         var meta: ObjectMetaSummary
 
         enum CodingKeys: String, CodingKey { case metadata }
 
         init(from decoder: Decoder) throws {
-            object = try T(from: decoder)
+            do { object = try T(from: decoder) } catch { failure = "\(error)" }
             meta = (try? decoder.container(keyedBy: CodingKeys.self).decode(ObjectMetaSummary.self, forKey: .metadata)) ?? ObjectMetaSummary()
         }
     }
@@ -71,7 +74,13 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
     func list(_ machine: inout WatchMachine, _ out: AsyncStream<WatcherEvent<T>>.Continuation) async -> WatchMachine.Command {
         do {
             let (items, version): ([Keyed], String) = try await client.listAll(type, namespace: namespace, selectors: selectors)
-            out.yield(.listed(items.map { (key: $0.meta.key, object: $0.object) }))
+            // One object that does not decode must not keep the rest from being known.
+            for item in items where item.object == nil {
+                logger.error("skipping an object that does not decode", metadata: ["resource": "\(type)", "key": "\(item.meta.key)",
+                                                                                  "error": "\(item.failure ?? "")"])
+                out.yield(.skipped(key: item.meta.key, reason: item.failure ?? ""))
+            }
+            out.yield(.listed(items.compactMap { item in item.object.map { (key: item.meta.key, object: $0) } }))
             return machine.step(.listed(resourceVersion: version))
         } catch {
             logger.warning("list failed; backing off", metadata: ["resource": "\(type)", "error": "\(error)"])
@@ -96,6 +105,9 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
                     out.yield(.deleted(key: line.meta.key, object: object))
                 case .bookmark:
                     break
+                case .undecodable(let reason):
+                    logger.error("skipping a watch event that does not decode", metadata: ["resource": "\(type)", "error": "\(reason)"])
+                    out.yield(.skipped(key: line.meta.key, reason: reason))
                 case .error(let status):
                     if status.code == 410 || status.reason == "Expired" || status.reason == "Gone" {
                         logger.info("watch version too old; listing again", metadata: ["resource": "\(type)"])

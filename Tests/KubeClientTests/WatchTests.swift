@@ -30,6 +30,7 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
                 case .bookmark(let rv): seen.append("bookmark \(rv)")
                 case .deleted(let t): seen.append("deleted \(t.metadata.name) \(line.meta.key)")
                 case .error(let status): seen.append("error \(status.code ?? 0) \(status.reason ?? "")")
+                case .undecodable(let reason): seen.append("undecodable \(reason)")
                 }
             }
             #expect(seen == ["added a 11", "modified [\"k\": \"v\"]", "bookmark 15", "deleted a shop/a", "error 410 Expired"])
@@ -103,6 +104,34 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
         await never.stop()
         try await client.shutdown()
         try await stuck.stop()
+    }
+
+    /// An object that does not decode is skipped and reported, in a list and in a watch; the
+    /// rest is known and the watch moves past it.
+    @Test func anUndecodableObjectIsSkippedNotFatal() async throws {
+        try await withServer({ request in
+            if request.query["watch"] == nil {
+                return .json(200, #"{"kind":"ConfigMapList","metadata":{"resourceVersion":"5"},"items":[\#(thing("a", rv: "4")),{"metadata":{"name":"bad","namespace":"shop","resourceVersion":"3"},"kind":7}]}"#)
+            }
+            if request.query["resourceVersion"] == "5" {
+                return .stream(AsyncStream { c in
+                    c.yield(event("ADDED", #"{"metadata":{"name":"worse","namespace":"shop","resourceVersion":"6"},"kind":[]}"#))
+                    c.yield(event("ADDED", thing("c", rv: "7")))
+                    c.finish()
+                })
+            }
+            return .stream(AsyncStream { _ in })  // held open
+        }) { client, server in
+            let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
+            let (keys, sink) = AsyncStream<String>.makeStream()
+            await informer.onChange { key in sink.yield(key) }
+            await informer.start()
+            for await key in keys where key == "shop/c" { break }
+            #expect(await informer.get("shop/a") != nil, "the list's good object is known")
+            #expect(await Set(informer.skipped.keys) == ["shop/bad", "shop/worse"])
+            #expect(server.requests.last?.query["resourceVersion"] == "7", "the watch moved past the bad event")
+            await informer.stop()
+        }
     }
 
     /// A proxy that ends every watch at once does not make the watcher spin.

@@ -21,6 +21,7 @@ import Testing
             case .deleted(let o): out.append(("DELETED", o))
             case .bookmark(let version): out.append(("BOOKMARK", ["metadata": ["resourceVersion": .string(version)]]))
             case .error(let s): out.append(("ERROR", ["code": .number(Double(s.code ?? 0))]))
+            case .undecodable(let reason): out.append(("UNDECODABLE", .string(reason)))
             }
         }
         return out
