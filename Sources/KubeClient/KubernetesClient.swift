@@ -75,8 +75,8 @@ public final class KubernetesClient: Sendable {
     // MARK: Typed requests
 
     public func get<T: Decodable & Sendable>(_ type: ResourceType, namespace: String? = nil, name: String,
-                                             subresource: String? = nil, as: T.Type = T.self) async throws(KubeClientError) -> T {
-        try decode(await send(.GET, type.path(namespace: namespace, name: name, subresource: subresource)))
+                                             subresource: String? = nil, urgent: Bool = false, as: T.Type = T.self) async throws(KubeClientError) -> T {
+        try decode(await send(.GET, type.path(namespace: namespace, name: name, subresource: subresource), urgent: urgent))
     }
 
     /// One page of a list.

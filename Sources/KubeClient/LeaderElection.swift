@@ -145,6 +145,23 @@ public actor LeaderElector {
             }
         }
         if was { await onChange(false) }
+        if isLeader { await release() }
+    }
+
+    /// Gives the lease up (graceful shutdown): the holder cleared, so a successor takes over at
+    /// once instead of waiting out the lease. Only a lease this elector still holds is touched.
+    public func release() async {
+        isLeader = false
+        do {
+            guard var lease = try await store.get(), lease.spec.holderIdentity == rules.identity else { return }
+            lease.spec.holderIdentity = nil
+            lease.spec.leaseDurationSeconds = 1
+            lease.spec.renewTime = RFC3339.format(Date(), microseconds: true)
+            _ = try await store.update(lease)
+            logger.info("lease released", metadata: ["lease": "\(namespace)/\(name)"])
+        } catch {
+            logger.info("lease not released", metadata: ["lease": "\(namespace)/\(name)", "error": "\(error)"])
+        }
     }
 }
 
@@ -160,8 +177,9 @@ public struct KubernetesLeaseStore: LeaseStore {
         self.namespace = namespace
     }
 
+    /// Read on the urgent path too: a renewal never waits behind ordinary traffic.
     public func get() async throws -> Lease? {
-        do { return try await client.get(.leases, namespace: namespace, name: name) } catch KubeClientError.notFound { return nil }
+        do { return try await client.get(.leases, namespace: namespace, name: name, urgent: true) } catch KubeClientError.notFound { return nil }
     }
 
     public func create(_ lease: Lease) async throws -> Lease { try await client.create(.leases, namespace: namespace, lease, urgent: true) }

@@ -70,6 +70,43 @@ final class MemoryLeaseStore: LeaseStore, Sendable {
     }
 }
 
+@Suite struct LeaseReleaseTests {
+    /// On graceful shutdown the leader clears the holder, so a successor takes over at once.
+    @Test func aLeaderReleasesTheLeaseWhenItStops() async throws {
+        let store = MemoryLeaseStore()
+        let elector = LeaderElector(rules: LeaseRules(identity: "a", leaseDuration: 15, renewDeadline: 10), store: store,
+                                    name: "sluice", namespace: "sluice-system", retryPeriod: 0.05, logger: CapturedLogs().logger)
+        let (changes, sink) = AsyncStream<Bool>.makeStream()
+        let running = Task { await elector.run { sink.yield($0) } }
+        for await leads in changes where leads { break }
+        running.cancel()
+        await running.value
+        let lease = try await store.get()
+        #expect(lease?.spec.holderIdentity == nil, "released")
+        let successor = LeaseRules(identity: "b", leaseDuration: 15, renewDeadline: 10)
+        guard case .write(let taken) = successor.decide(lease, name: "sluice", namespace: "sluice-system", now: Date()) else {
+            Issue.record("the successor still has to wait")
+            return
+        }
+        #expect(taken.spec.holderIdentity == "b")
+    }
+
+    /// The lease is read on the urgent path: a saturated rate limiter does not hold it back.
+    @Test func theLeaseIsReadPastTheRateLimiter() async throws {
+        try await withServer({ _ in .json(404, #"{"kind":"Status","code":404,"reason":"NotFound"}"#) }, qps: 0.01, burst: 1) { client, _ in
+            let _: Thing? = try? await client.get(.configMaps, namespace: "shop", name: "spend-the-token")
+            let store = KubernetesLeaseStore(client: client, name: "sluice", namespace: "sluice-system")
+            let start = ContinuousClock.now
+            let read = Task { try await store.get() }
+            let timer = Task { try await Task.sleep(for: .seconds(5)); read.cancel() }
+            let lease = try? await read.value
+            timer.cancel()
+            #expect(lease == nil)
+            #expect(ContinuousClock.now - start < .seconds(3), "not held behind the rate limiter")
+        }
+    }
+}
+
 @Suite struct LeaderElectionTests {
     static let t0 = Date(timeIntervalSince1970: 1_764_237_600)
     let rules = LeaseRules(identity: "a", leaseDuration: 15, renewDeadline: 10)
