@@ -1,0 +1,136 @@
+import Foundation
+import SluiceModel
+
+/// The simulated Deployment controller's scaling other than a rolling update: Recreate, the
+/// `scale` of paused Deployments and scaling events, the history limit, and the writes and
+/// hashes the controllers share.
+extension APIStore {
+    /// `rolloutRecreate`: every old ReplicaSet to zero; once their pods are gone, the new one to full size.
+    func recreateUpdate(_ deployment: JSONValue, newKey: Key, owned: [Key: JSONValue], rsInfo: ResourceInfo) {
+        let olds = owned.filter { $0.key != newKey }
+        let running = olds.filter { APIStore.specReplicas($0.value) > 0 }
+        if !running.isEmpty {
+            for key in running.keys { scale(rsInfo, key, to: 0) }
+            return
+        }
+        guard !olds.values.contains(where: { Int($0["status"]?["replicas"]?.number ?? 0) > 0 }) else { return }
+        scale(rsInfo, newKey, to: Int(deployment["spec"]?["replicas"]?.number ?? 1))
+    }
+
+    /// A paused Deployment's `scale`: one active ReplicaSet (or none: the newest) is brought to
+    /// the Deployment's size; a saturated new one scales the others to zero; otherwise a size
+    /// change is spread over the ReplicaSets in proportion to their sizes, as the real controller
+    /// spreads it (the larger first, the remainder to the newest).
+    func scalePaused(_ deployment: JSONValue, newKey: Key?, owned: [Key: JSONValue], surge: Int, rsInfo: ResourceInfo) {
+        let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
+        let active = owned.filter { APIStore.specReplicas($0.value) > 0 }
+        // Every ReplicaSet it scales records the size it was scaled for.
+        defer { annotateSizes(owned.keys, replicas: replicas, surge: surge, rsInfo: rsInfo) }
+        if active.count <= 1 {
+            let newest = owned.max { ($0.value["metadata"]?["creationTimestamp"]?.string ?? "", $0.key.name) < ($1.value["metadata"]?["creationTimestamp"]?.string ?? "", $1.key.name) }
+            if let key = active.first?.key ?? newKey ?? newest?.key { scale(rsInfo, key, to: replicas) }
+            return
+        }
+        if let newKey, let newRS = objects[newKey], APIStore.specReplicas(newRS) == replicas, APIStore.available(newRS) >= replicas {
+            for key in active.keys where key != newKey { scale(rsInfo, key, to: 0) }
+            return
+        }
+        let allowed = replicas > 0 ? replicas + surge : 0
+        let total = active.values.reduce(0) { $0 + APIStore.specReplicas($1) }
+        let add = allowed - total
+        guard add != 0 else { return }
+        // getReplicaSetProportion: each ReplicaSet's size scaled from the max-replicas it was
+        // sized for to the new allowed size, rounded, capped by what is left to add; larger
+        // first (newer on a tie) when growing, smaller first (older on a tie) when shrinking;
+        // the leftover to the first.
+        func created(_ k: Key) -> String { objects[k]?["metadata"]?["creationTimestamp"]?.string ?? "" }
+        let ordered = active.sorted { a, b in
+            let (x, y) = (APIStore.specReplicas(a.value), APIStore.specReplicas(b.value))
+            if x != y { return add > 0 ? x > y : x < y }
+            return add > 0 ? (created(a.key), a.key.name) > (created(b.key), b.key.name) : (created(a.key), a.key.name) < (created(b.key), b.key.name)
+        }
+        let statusReplicas = Int(deployment["status"]?["replicas"]?.number ?? Double(total))
+        var added = 0
+        var sizes: [Key: Int] = [:]
+        for (key, rs) in ordered {
+            let size = APIStore.specReplicas(rs)
+            var share = 0
+            if size > 0, added != add {
+                let annotated = Int(rs["metadata"]?["annotations"]?["deployment.kubernetes.io/max-replicas"]?.string ?? "") ?? statusReplicas
+                let fraction = replicas == 0 ? -size : Int((Double(size * allowed) / Double(max(annotated, 1))).rounded()) - size
+                share = add > 0 ? min(fraction, add - added) : max(fraction, add - added)
+            }
+            sizes[key] = size + share
+            added += share
+        }
+        if let first = ordered.first?.key { sizes[first] = max(0, (sizes[first] ?? 0) + add - added) }
+        for (key, size) in sizes { scale(rsInfo, key, to: size) }
+    }
+
+    /// The desired-replicas and max-replicas annotations the controller keeps on ReplicaSets with replicas.
+    func annotateSizes(_ keys: Dictionary<Key, JSONValue>.Keys, replicas: Int, surge: Int, rsInfo: ResourceInfo) {
+        for key in keys {
+            guard var rs = objects[key], APIStore.specReplicas(rs) > 0 else { continue }
+            let annotations = ["deployment.kubernetes.io/desired-replicas": JSONValue.string(String(replicas)),
+                               "deployment.kubernetes.io/max-replicas": .string(String(replicas + surge))]
+            if annotations.allSatisfy({ rs["metadata"]?["annotations"]?[$0.key] == $0.value }) { continue }
+            let merged = (rs["metadata"]?["annotations"]?.object ?? [:]).merging(annotations) { _, new in new }
+            rs["metadata"]?["annotations"] = .object(merged)
+            put(rsInfo, key, rs, type: "MODIFIED")
+        }
+    }
+
+    /// Old ReplicaSets at zero beyond `revisionHistoryLimit` (default 10) go, oldest first.
+    func cleanUpOldReplicaSets(_ deployment: JSONValue, newKey: Key?, owned: [Key: JSONValue], rsInfo: ResourceInfo) {
+        let limit = Int(deployment["spec"]?["revisionHistoryLimit"]?.number ?? 10)
+        let empty = owned.filter { $0.key != newKey && APIStore.specReplicas($0.value) == 0 && Int($0.value["status"]?["replicas"]?.number ?? 0) == 0 }
+            .sorted { Int($0.value["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") ?? 0
+                < Int($1.value["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") ?? 0 }
+        guard empty.count > limit else { return }
+        for (key, rs) in empty.prefix(empty.count - limit) {
+            pods[key] = nil
+            remove(rsInfo, key, rs)
+        }
+    }
+
+    func setStatus(_ info: ResourceInfo, key: Key, _ status: JSONValue) {
+        guard var object = objects[key], object["status"] != status else { return }
+        object["status"] = status
+        put(info, key, object, type: "MODIFIED")
+    }
+
+    /// Stores a controller's write: a new resourceVersion and a watch event.
+    func put(_ info: ResourceInfo, _ key: Key, _ object: JSONValue, type: String) {
+        var object = object
+        object["metadata"]?["resourceVersion"] = .string(nextRevision())
+        let previous = objects[key]
+        objects[key] = object
+        record(type, info, key.namespace, object, previous: previous)
+    }
+
+    /// The Deployment controller's `pod-template-hash` the real way: FNV-32a over the template,
+    /// its decimal digits written with `rand.SafeEncodeString`'s alphabet (so only `4-9bcdf`
+    /// appear, as in real ReplicaSet names). The bytes hashed are the template's canonical JSON,
+    /// not Go's printing of the struct, so the values differ from a real cluster's.
+    static func templateHash(_ template: JSONValue) -> String {
+        let data = (try? JSONEncoder.sorted.encode(template)) ?? Data()
+        var h: UInt32 = 0x811c_9dc5
+        for byte in data {
+            h ^= UInt32(byte)
+            h = h &* 0x0100_0193
+        }
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        return String(String(h).unicodeScalars.map { alphabet[Int($0.value) % alphabet.count] })
+    }
+
+    /// Two pod templates are the same but for the `pod-template-hash` label.
+    static func sameTemplate(_ a: JSONValue?, _ b: JSONValue?) -> Bool {
+        func strip(_ t: JSONValue?) -> JSONValue? {
+            var t = t
+            t?["metadata"]?["labels"]?["pod-template-hash"] = nil
+            if t?["metadata"]?["labels"] == [:] { t?["metadata"]?["labels"] = nil }
+            return t
+        }
+        return strip(a) == strip(b)
+    }
+}
