@@ -68,6 +68,15 @@ enum CustomResourceValidation {
     /// Walks an object with its schema and evaluates the rules on each node.
     struct RuleRun {
         var errors: [RuleError] = []
+        /// Each rule and message expression parsed once per validation, not once per value it checks.
+        var parsed: [String: CELExpression?] = [:]
+
+        mutating func parse(_ text: String) -> CELExpression? {
+            if let known = parsed[text] { return known }
+            let expression = try? CELParser.parse(text)
+            parsed[text] = expression
+            return expression
+        }
 
         mutating func visit(_ value: JSONValue, _ old: JSONValue?, _ schema: JSONValue, path: String?) {
             if let rules = schema["x-kubernetes-validations"]?.array, value != .null {
@@ -100,7 +109,7 @@ enum CustomResourceValidation {
         }
 
         mutating func check(_ rule: JSONValue, _ value: JSONValue, _ old: JSONValue?, _ schema: JSONValue, path: String?) {
-            guard let text = rule["rule"]?.string, let expression = try? CELParser.parse(text) else { return }
+            guard let text = rule["rule"]?.string, let expression = parse(text) else { return }
             let transition = CustomResourceValidation.uses("oldSelf", expression)
             if transition, old == nil { return }
             var variables: [String: CELValue] = ["self": CELValue.from(value, schema: schema)]
@@ -128,7 +137,7 @@ enum CustomResourceValidation {
                 return
             }
             var detail = message ?? "failed rule: \(label)"
-            if let messageExpression = rule["messageExpression"]?.string, let parsed = try? CELParser.parse(messageExpression),
+            if let messageExpression = rule["messageExpression"]?.string, let parsed = parse(messageExpression),
                case .string(let message) = try? evaluator.evaluate(parsed),
                !message.trimmingCharacters(in: .whitespaces).isEmpty, !message.contains("\n") {
                 detail = message

@@ -141,7 +141,6 @@ extension Planner {
             status.message = "paused by spec.paused at step \(status.currentStepIndex ?? 0)"
             return
         }
-        release()
         if !canaryReady {
             let what = canarySelectorRevision == status.canaryRevision
                 ? "the canary \(status.canaryReplicaSet ?? "") ready for \(status.weights?.canary ?? 0)%"

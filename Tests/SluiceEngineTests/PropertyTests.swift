@@ -229,8 +229,10 @@ import Testing
             if case .writeVirtualService(let vs) = action { written[vs.metadata.name ?? ""] = vs }
         }
 
-        func stableImages(_ world: WorldSimulator) -> [String] {
-            world.serving.filter { $0.side == "stable" }.flatMap(\.readyPods.keys)
+        func stableImages(_ world: WorldSimulator) -> [String] { Self.stableImages(world.serving) }
+
+        static func stableImages(_ serving: [WorldSimulator.Serving]) -> [String] {
+            serving.filter { $0.side == "stable" }.flatMap(\.readyPods.keys)
         }
 
         func canaryWeight(_ world: WorldSimulator) -> Int { world.observedCanaryWeights.max() ?? 0 }
@@ -246,18 +248,19 @@ import Testing
         }
 
         mutating func check(_ world: WorldSimulator, into tracker: inout Tracker) {
+            // Read from the world once per tick: it walks every route and ReplicaSet.
+            let serving = world.serving
             defer {
-                lastServing = world.serving
+                lastServing = serving
                 lastRoutes = world.virtualServices
             }
             // Routes someone else edited are Sluice's to write back, not its decision.
             let drifted = world.virtualServices.contains { vs in written[vs.metadata.name ?? ""].map { $0 != vs } ?? true }
             if drifted { return }
-            let serving = world.serving
             for s in serving where s.readyPods.isEmpty {
                 tracker.violations.append("route \(s.route) sends \(s.weight)% to the \(s.side) side, which has no ready pods")
             }
-            for image in stableImages(world) where !stableAllowed.contains(image) {
+            for image in Self.stableImages(serving) where !stableAllowed.contains(image) {
                 tracker.violations.append("the stable selector serves \(image), which never passed its gates")
             }
             let before = WorldWatch.canaryShares(lastServing)
