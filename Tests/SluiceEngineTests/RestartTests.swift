@@ -22,6 +22,7 @@ import Testing
         var world: WorldSimulator
         var reconciles: Int
         var violations: [String]
+        var actionsAtCrash = 0
     }
 
     static let canary = Rollout.fixture().steps(Engine.everyStep)
@@ -29,7 +30,8 @@ import Testing
     static let blueGreen = Rollout.fixture().subsetMode().blueGreen(BlueGreenTests.strategy)
 
     /// Drives a release to its end, promoting at an indefinite pause, crashing at reconcile `crashAt`.
-    static func drive(_ rollout: Rollout, crashAt: Int?, crash: Crash) -> Run {
+    /// `prefix`: for a `partway` crash, how many of the plan's actions were done.
+    static func drive(_ rollout: Rollout, crashAt: Int?, crash: Crash, prefix: Int = 1) -> Run {
         var world = Engine.healthy(rollout)
         world.setImage("shop/checkout:2.0")
         var run = Run(world: world, reconciles: 0, violations: [])
@@ -45,9 +47,10 @@ import Testing
                 plan = run.world.reconcile(execute: false, pendingDone: true)
                 run.world.rollout.status = kept
             } else if i == crashAt, crash == .partway {
-                // Status written, and only the first half of the actions done.
+                // Status written, and only the first `prefix` actions done.
                 plan = run.world.reconcile(execute: false, pendingDone: true)
-                for action in plan.actions.prefix(plan.actions.count / 2) { run.world.apply(action) }
+                run.actionsAtCrash = plan.actions.count
+                for action in plan.actions.prefix(prefix) { run.world.apply(action) }
                 run.world.runDeploymentController()
             } else {
                 plan = run.world.reconcile(execute: i != crashAt || crash == .doneButNotObserved,
@@ -96,20 +99,26 @@ import Testing
             for k in 0..<clean.reconciles {
                 // CPU-bound: let the suite's I/O-bound tests run in between.
                 await Task.yield()
-                let run = drive(rollout, crashAt: k, crash: crash)
-                crashes += 1
-                #expect(run.violations == [], "\(crash) at \(k)")
-                // The same entries; lost actions are redone a reconcile later, so some times differ
-                // (and after a half-done plan a measurement may land after a traffic change).
-                let got = RestartTests.untimed(run.world.status.history), want = RestartTests.untimed(expected)
-                #expect(crash == .partway ? got.sorted() == want.sorted() : got == want, "\(crash) at reconcile \(k)")
-                #expect(run.world.status.phase == .healthy, "\(crash) at \(k)")
-                #expect(run.world.observedCanaryWeights.allSatisfy { $0 == 0 }, "\(crash) at \(k)")
-                #expect(run.world.canaries.isEmpty, "\(crash) at \(k)")
-                #expect(run.world.deployment.spec.paused == true, "\(crash) at \(k)")
+                // Partway: after every proper prefix of that reconcile's actions.
+                var prefix = 1
+                while true {
+                    let run = drive(rollout, crashAt: k, crash: crash, prefix: prefix)
+                    prefix += 1
+                    crashes += 1
+                    #expect(run.violations == [], "\(crash) at \(k)")
+                    // The same entries; lost actions are redone a reconcile later, so some times differ
+                    // (and after a half-done plan a measurement may land after a traffic change).
+                    let got = RestartTests.untimed(run.world.status.history), want = RestartTests.untimed(expected)
+                    #expect(crash == .partway ? got.sorted() == want.sorted() : got == want, "\(crash) at reconcile \(k)")
+                    #expect(run.world.status.phase == .healthy, "\(crash) at \(k)")
+                    #expect(run.world.observedCanaryWeights.allSatisfy { $0 == 0 }, "\(crash) at \(k)")
+                    #expect(run.world.canaries.isEmpty, "\(crash) at \(k)")
+                    #expect(run.world.deployment.spec.paused == true, "\(crash) at \(k)")
+                    if crash != .partway || prefix >= run.actionsAtCrash { break }
+                }
             }
         }
-        #expect(crashes == Crash.allCases.count * clean.reconciles)
+        #expect(crashes >= Crash.allCases.count * clean.reconciles)
         #expect(clean.reconciles > 10)
     }
 
