@@ -6,6 +6,16 @@ import Testing
 func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","object":\#(object)}"# }
 
 @Suite struct WatchTests {
+    /// An informer over the scripted server's ConfigMaps in `shop`, returned once it has seen a change to `key`.
+    static func startInformer(_ client: KubernetesClient, until key: String) async -> Informer<Thing> {
+        let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
+        let (keys, sink) = AsyncStream<String>.makeStream()
+        await informer.onChange { changed in sink.yield(changed) }
+        await informer.start()
+        for await changed in keys where changed == key { break }
+        return informer
+    }
+
     @Test func decodesEveryEventType() async throws {
         try await withServer({ request in
             #expect(request.query["watch"] == "1")
@@ -56,11 +66,7 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
             default: return .stream(AsyncStream { c in c.yield(event("ADDED", thing("c", rv: "21"))) })  // held open
             }
         }) { client, server in
-            let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
-            let (keys, sink) = AsyncStream<String>.makeStream()
-            await informer.onChange { key in sink.yield(key) }
-            await informer.start()
-            for await key in keys where key == "shop/c" { break }
+            let informer = await WatchTests.startInformer(client, until: "shop/c")
             #expect(await informer.get("shop/b") != nil)
             #expect(await informer.get("shop/c")?.metadata.resourceVersion == "21")
             #expect(await informer.synced)
@@ -122,11 +128,7 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
             }
             return .stream(AsyncStream { _ in })  // held open
         }) { client, server in
-            let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
-            let (keys, sink) = AsyncStream<String>.makeStream()
-            await informer.onChange { key in sink.yield(key) }
-            await informer.start()
-            for await key in keys where key == "shop/c" { break }
+            let informer = await WatchTests.startInformer(client, until: "shop/c")
             #expect(await informer.get("shop/a") != nil, "the list's good object is known")
             #expect(await Set(informer.skipped.keys) == ["shop/bad", "shop/worse"])
             // The stream ended after c: the next watch starts from c's version, past the bad event.
