@@ -18,6 +18,12 @@ extension Planner {
         }
         // After the Events asked for again, so that the route writes still lead.
         if fastPath { actions = Planner.fastPath(actions) }
+        if actions.contains(where: { if case .restoreDeploymentTemplate = $0 { true } else { false } }) {
+            status.templateRestoredFrom = templateHash
+            if status.phase == .aborted || status.phase == .failed, let last = status.history?.first, let outcome = last.outcome {
+                status.message = endedMessage(outcome, last.reason ?? "")
+            }
+        }
         setConditions()
         pruneFinishedRuns()
         if actions.isEmpty {

@@ -47,6 +47,7 @@ extension Planner {
         status.currentRelease = ReleaseRecord(revision: hash, images: deployment.spec.template.images, startedAt: now)
         status.currentStepIndex = 0
         status.stepsDigest = stepsDigest
+        status.templateRestoredFrom = nil
         status.stepStartedAt = now
         status.analysis = []
         status.phase = .progressing
@@ -97,7 +98,11 @@ extension Planner {
     /// the reason, and after an abort or rollback what to do next.
     func endedMessage(_ outcome: ReleaseOutcome, _ reason: String) -> String {
         var text = "\(outcome.rawValue): \(reason)"
-        if outcome == .aborted || outcome == .rolledBack {
+        guard outcome == .aborted || outcome == .rolledBack else { return text }
+        if let restored = status.templateRestoredFrom {
+            text += "; revision \(restored) had already rolled out, so Sluice put revision \(status.stableRevision ?? "")'s template "
+                + "back on the Deployment; revert the template in Git (a re-sync of revision \(restored) is held until \(Labels.retry))"
+        } else {
             text += "; the Deployment keeps template \(status.canaryRevision ?? ""), paused, while revision "
                 + "\(status.stableRevision ?? "") serves; revert the template in Git, or annotate \(Labels.retry) to release it again"
         }
@@ -105,15 +110,24 @@ extension Planner {
     }
 
     /// Failed or Aborted: hold until a new revision, a retry, or the template going back to stable.
+    /// The stable template back on the Deployment is a revert only when Sluice did not put it
+    /// there itself: after a restore the Rollout stays ended until Git says what it wants (the
+    /// ended revision again, held until `retry`; or a new one, released).
     mutating func afterEnd(_ deployment: Deployment) {
         let template = deployment.spec.template
-        if let stable = stableTemplate, Revision.same(template, stable) {
+        if let stable = stableTemplate, Revision.same(template, stable), status.templateRestoredFrom == nil {
             status.phase = .healthy
             status.message = "healthy at revision \(status.stableRevision ?? "")"
+        } else if let stable = stableTemplate, Revision.same(template, stable) {
+            if let last = status.history?.first, let outcome = last.outcome { status.message = endedMessage(outcome, last.reason ?? "") }
         } else if templateHash != status.canaryRevision {
             startRelease(deployment)
-        } else if let last = status.history?.first, let outcome = last.outcome, last.revision == status.canaryRevision {
-            status.message = endedMessage(outcome, last.reason ?? "")
+        } else {
+            // Git wrote the ended revision back: from here a stable template is a revert.
+            status.templateRestoredFrom = nil
+            if let last = status.history?.first, let outcome = last.outcome, last.revision == status.canaryRevision {
+                status.message = endedMessage(outcome, last.reason ?? "")
+            }
         }
     }
 

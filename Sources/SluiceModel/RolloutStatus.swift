@@ -31,6 +31,10 @@ public struct RolloutStatus: Codable, Sendable, Hashable {
     public var heldSince: KubeTime?
     /// A digest of the steps the release in progress runs; steps edited since hold it.
     public var stepsDigest: String?
+    /// The revision whose template Sluice took off the Deployment (putting the stable's back)
+    /// after a release ended during its promotion; until Git writes that template again, the
+    /// stable template on the Deployment is Sluice's doing, not a revert.
+    public var templateRestoredFrom: String?
     /// The state Sluice is moving to and the actions that get it there; finished first after a restart.
     public var pending: PendingState?
     public var commands: HandledCommands?

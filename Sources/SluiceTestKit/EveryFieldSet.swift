@@ -133,6 +133,7 @@ public enum EveryFieldSet {
         status.waiting = WaitState(on: "the canary checkout-7b9c1a2f0 ready for 20%", since: KubeTime(secondsSince1970: 1_764_237_700))
         status.heldSince = KubeTime(secondsSince1970: 1_764_237_700)
         status.stepsDigest = "b7x2kq9d0f"
+        status.templateRestoredFrom = "7b9c1a2f0"
         status.stepStartedAt = t0
         status.weights = Weights(canary: 20)
         status.weightsSince = t0

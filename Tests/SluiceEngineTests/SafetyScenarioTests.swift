@@ -427,6 +427,45 @@ import Testing
         #expect(back?.spec.replicas == 4 && back?.status?.readyReplicas == 4)
         #expect(world.observedCanaryWeights == [0])
         #expect(world.deployment.spec.paused == true)
+        // Sluice put the stable template back: that is not a revert, the release stays Aborted.
+        #expect(world.status.phase == .aborted)
+        #expect(world.condition(ConditionType.ready) == .false)
+        let stalled = world.status.conditions?.first { $0.type == ConditionType.stalled }
+        #expect(stalled?.status == .true)
+        #expect(stalled?.message.contains("revert the template in Git") == true, "\(stalled?.message ?? "")")
+        #expect(stalled?.message.contains("put revision") == true, "\(stalled?.message ?? "")")
+        // A GitOps re-sync of the aborted template is held, not released again.
+        world.setImage("shop/checkout:2.0")
+        world.settle()
+        #expect(world.status.phase == .aborted)
+        #expect(world.status.currentRelease == nil)
+        #expect(world.observedCanaryWeights == [0])
+        #expect(world.serving.allSatisfy { Array($0.readyPods.keys) == ["shop/checkout:1.0"] })
+        // Reverted in Git from there: healthy at the stable revision.
+        world.setImage("shop/checkout:1.0")
+        world.settle()
+        #expect(world.status.phase == .healthy)
+        #expect(world.condition(ConditionType.ready) == .true)
+    }
+
+    /// After Sluice restored the stable template, retry has nothing to release until Git writes
+    /// the aborted template again; then it releases it.
+    @Test func retryAfterARestoredTemplateWaitsForTheTemplateFromGit() {
+        var (world, watch) = CapacityScenarioTests.midPromotion()
+        for _ in 0..<10 { world.runDeploymentController() }
+        world.annotate(Labels.abort, "stop")
+        #expect(CapacityScenarioTests.settleWatched(&world, watch: &watch) == [])
+        #expect(world.status.templateRestoredFrom != nil)
+        world.annotate(Labels.retry, "1")
+        world.settle()
+        #expect(world.status.phase == .aborted, "nothing to retry: the Deployment holds the stable template")
+        world.setImage("shop/checkout:2.0")
+        world.settle()
+        #expect(world.status.phase == .aborted)
+        world.annotate(Labels.retry, "2")
+        world.reconcile()
+        #expect(world.status.currentRelease?.images == ["shop/checkout:2.0"], "retry starts it again")
+        #expect(world.status.templateRestoredFrom == nil)
     }
 
     /// Deletion during a promotion: traffic goes back only as the stable's pods return, the
