@@ -43,6 +43,9 @@ struct Planner {
     var driftDetected = false
     var invalid: [SpecProblem] = []
     var promote: PromoteCommand?
+    /// This plan moves the stable selector to the stable revision before any route write (a
+    /// promotion): the routes may count on the pods it will select rather than those it selects.
+    var stableSelectorLeads = false
     /// The wait the previous plan recorded; each plan records its own afresh.
     var previousWait: WaitState?
     /// The revision hash of the Deployment's template, computed once.

@@ -7,8 +7,14 @@ extension Planner {
     /// minimum available (replicas − maxUnavailable) are ready, else in proportion.
     var stableCapacity: Int {
         guard let deployment else { return 100 }
-        // No stable ReplicaSet to be seen: its selector has no pods behind it.
-        guard let rs = stableReplicaSet else { return 0 }
+        // No stable ReplicaSet to be seen: its selector has no pods behind it. A stable selector not yet
+        // moved to it (its write failed, or a plan that writes no selectors): what it selects now counts.
+        guard var rs = stableReplicaSet else { return 0 }
+        if !stableSelectorLeads, let selected = stableSelectorRevision, selected != status.stableRevision {
+            guard let other = deploymentReplicaSets.first(where: { $0.metadata.labels?[PodTemplateSpec.podTemplateHashLabel] == selected })
+            else { return 0 }
+            rs = other
+        }
         let replicas = deployment.spec.replicas ?? 1
         guard replicas > 0 else { return 100 }
         // An unpaused Deployment rolling another template out keeps scaling the stable down
@@ -37,6 +43,15 @@ extension Planner {
         return observation.services.first { $0.metadata.name == istio.canaryService }?.spec.selector[Labels.revision]
     }
 
+    /// The revision (`pod-template-hash`) the stable Service (or subset) selects now, as observed.
+    var stableSelectorRevision: String? {
+        guard let istio else { return nil }
+        if let rule = istio.destinationRule {
+            return observation.destinationRule?.spec.subsets.first { $0.name == rule.stableSubsetName }?.labels[PodTemplateSpec.podTemplateHashLabel]
+        }
+        return observation.services.first { $0.metadata.name == istio.stableService }?.spec.selector[PodTemplateSpec.podTemplateHashLabel]
+    }
+
     /// The canary ReplicaSet the canary selector picks, if any.
     var selectedCanary: ReplicaSet? {
         guard let revision = canarySelectorRevision else { return nil }
@@ -61,6 +76,9 @@ extension Planner {
     /// While the spec is invalid, an ended release still gets all its traffic back to stable:
     /// the routes that exist, the Deployment paused and its ReplicaSets put back.
     mutating func finishReturnToStable() {
+        // The stable selector on the stable revision first (a promotion's write may have failed):
+        // the routes below count only the pods it selects.
+        actions += selectorWrites(stable: status.stableRevision, canary: canarySelectorRevision)
         returnTraffic()
         writeRoutes()
         guard let deployment else { return }

@@ -18,9 +18,14 @@ extension Planner {
         }
         // After the Events asked for again, so that the route writes still lead.
         if fastPath { actions = Planner.fastPath(actions) }
-        if actions.contains(where: { if case .restoreDeploymentTemplate = $0 { true } else { false } }) {
-            status.templateRestoredFrom = templateHash
-            if status.phase == .aborted || status.phase == .failed, let last = status.history?.first, let outcome = last.outcome {
+        // A Deployment rolling a template no gate passed is stopped before anything else but the routes.
+        if !fastPath, let i = actions.firstIndex(of: .setDeploymentPaused(true)) { actions.insert(actions.remove(at: i), at: 0) }
+        for case .restoreDeploymentTemplate(let template) in actions {
+            // The stable's template put back: until Git writes the one taken off again, not a revert.
+            // The canary's put back for its promotion: the Deployment is as Git wrote it again.
+            let stable = stableTemplate.map { Revision.same(template, $0) } ?? false
+            status.templateRestoredFrom = stable ? templateHash : nil
+            if stable, status.phase == .aborted || status.phase == .failed, let last = status.history?.first, let outcome = last.outcome {
                 status.message = endedMessage(outcome, last.reason ?? "")
             }
         }
@@ -48,9 +53,10 @@ extension Planner {
     /// Events and the finalizer; everything else waits for the next plan.
     static func fastPath(_ actions: [Action]) -> [Action] {
         let routes = actions.filter { if case .writeVirtualService = $0 { true } else { false } }
-        return routes + actions.filter {
+        let pause = actions.filter { $0 == .setDeploymentPaused(true) }
+        return routes + pause + actions.filter {
             switch $0 {
-            case .setDeploymentPaused(true), .recordEvent, .addFinalizer: true
+            case .recordEvent, .addFinalizer: true
             default: false
             }
         }

@@ -135,6 +135,14 @@ extension Planner {
     /// Promoting): back to the stable revision ends it `Reverted`; to another revision ends it
     /// `Superseded` and starts a release of the newest. True when it did either.
     mutating func templateMoved(_ deployment: Deployment) -> Bool {
+        if let restored = status.templateRestoredFrom {
+            // Sluice put the stable template back to bring the stable's pods back (the Deployment had
+            // rolled the release's template out before its pause landed): not a revert. Git writing
+            // the release's template again makes the Deployment as it was.
+            if restored == templateHash { status.templateRestoredFrom = nil }
+            if restored == status.canaryRevision, let stable = stableTemplate, Revision.same(deployment.spec.template, stable)
+                || restored == templateHash { return false }
+        }
         if let stable = stableTemplate, Revision.same(deployment.spec.template, stable) {
             endRelease(.reverted, phase: .healthy, reason: "the Deployment's template went back to the stable revision", event: .reverted)
             status.message = "healthy at revision \(status.stableRevision ?? "")"
@@ -188,13 +196,14 @@ extension Planner {
                        + "missed its progress deadline: \(stuck.message ?? "")", event: .progressDeadlineExceeded)
             return
         }
-        guard let rolled = rolledOutReplicaSet(deployment), deployment.spec.paused != true else {
+        guard let rolled = rolledOutReplicaSet(deployment), deployment.spec.paused != true, templateHash == status.canaryRevision else {
             status.message = "promoting: the Deployment is rolling out revision \(status.canaryRevision ?? "")"
             if !awaiting("the Deployment to roll out revision \(status.canaryRevision ?? "")") { after(5) }
             return
         }
         status.stableReplicaSet = rolled.metadata.name
         status.stableRevision = rolled.metadata.labels?[PodTemplateSpec.podTemplateHashLabel]
+        stableSelectorLeads = true
         endRelease(.promoted, phase: .healthy, reason: "every gate passed", event: .promoted)
         fastPath = false
         status.message = "healthy at revision \(status.stableRevision ?? "")"

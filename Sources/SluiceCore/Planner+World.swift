@@ -24,6 +24,8 @@ extension Planner {
         if let index = status.currentStepIndex, index < steps.count, let w = steps[index].setWeight { target = max(target, w) }
         let wanted = canaryReplicas(for: target)
         guard let existing = observation.replicaSets.first(where: { $0.metadata.name == name }) else {
+            // Only from the release's own template (not the stable's, put back for a while).
+            guard templateHash == revision else { return [] }
             return [.createCanary(canaryReplicaSet(deployment, name: name, revision: revision, replicas: wanted))]
         }
         return (existing.spec.replicas ?? 0) < wanted ? [.scaleCanary(name: name, replicas: wanted)] : []
@@ -53,8 +55,13 @@ extension Planner {
     func deploymentWrites(_ deployment: Deployment) -> [Action] {
         let paused = deployment.spec.paused == true
         if status.phase == .promoting {
-            let handOver = status.weights?.canary == 100 && trafficObserved
-            return handOver && paused ? [.setDeploymentPaused(false)] : []
+            guard status.weights?.canary == 100, trafficObserved else { return [] }
+            if templateHash != status.canaryRevision {
+                // The stable template, put back earlier: the canary's goes back for the Deployment to roll out.
+                guard let canary = observation.replicaSets.first(where: { $0.metadata.name == status.canaryReplicaSet }) else { return [] }
+                return [.restoreDeploymentTemplate(Revision.normalized(canary.spec.template))] + (paused ? [.setDeploymentPaused(false)] : [])
+            }
+            return paused ? [.setDeploymentPaused(false)] : []
         }
         if !paused, let stable = stableTemplate, Revision.same(deployment.spec.template, stable), rolledOutReplicaSet(deployment) == nil {
             // The stable template (put back, or reverted to) is rolling out: let it finish.

@@ -22,6 +22,9 @@ public struct WorldSimulator: Sendable {
     public var namespaceTerminating = false
     /// Every action executed, in order, with the time.
     public var executed: [(KubeTime, Action)] = []
+    /// The image Git last wrote (`setImage`): what the Deployment carries unless Sluice put the
+    /// stable template back for a while.
+    public var gitImage: String?
     /// Deployment ReplicaSets whose scaled-up pods become ready on the controller's next pass.
     var readyNextPass: [String: Int] = [:]
 
@@ -78,6 +81,7 @@ public struct WorldSimulator: Sendable {
     /// Changes the Deployment's image, as a GitOps sync would.
     public mutating func setImage(_ image: String) {
         deployment.spec.template = WorldSimulator.template(image: image)
+        gitImage = image
         deployment.metadata.generation = (deployment.metadata.generation ?? 0) + 1
         runDeploymentController()
     }

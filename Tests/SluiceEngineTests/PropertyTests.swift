@@ -264,13 +264,14 @@ import Testing
                 tracker.violations.append("the stable selector serves \(image), which never passed its gates")
             }
             let before = WorldWatch.canaryShares(lastServing)
-            let current = world.deployment.spec.template.images.first ?? ""
+            // What Git wrote: Sluice may put the stable template on the Deployment for a while.
+            let current = world.gitImage ?? world.deployment.spec.template.images.first ?? ""
             for (image, share) in WorldWatch.canaryShares(serving) where share > (before[image] ?? 0) + 0.001 {
                 if world.virtualServices == lastRoutes {
                     tracker.violations.append("\(image) took canary traffic by a selector change, not a weight step")
                 }
                 if image != current, !stableAllowed.contains(image) {
-                    tracker.violations.append("\(image) gained canary traffic while the Deployment's template is \(current)")
+                    tracker.violations.append("\(image) gained canary traffic while Git's template is \(current)")
                 }
             }
         }

@@ -130,6 +130,32 @@ import Testing
         #expect(world.serving.allSatisfy { $0.side == "stable" && Array($0.readyPods.keys) == ["shop/checkout:3.0"] })
     }
 
+    /// A new image while Promoting whose pause lands late (the writes failed): the Deployment
+    /// rolls the unanalysed template out on its own. Sluice puts the stable template back to bring
+    /// the stable's pods back — which is not a revert — runs the new release, and at its promotion
+    /// puts the release's template back on the Deployment.
+    @Test func aNewImageRolledOutBeforeThePauseLandedIsStillReleasedThroughItsGates() {
+        var (world, watch) = CapacityScenarioTests.midPromotion()
+        world.setImage("shop/checkout:3.0")
+        for _ in 0..<4 {
+            let plan = SluiceCore.plan(world.rollout, world.observation(), now: world.now)
+            world.rollout.status = plan.status
+            for action in plan.actions where action != .setDeploymentPaused(true) { world.apply(action) }
+            for _ in 0..<3 { world.runDeploymentController() }
+            world.now = world.now.adding(seconds: 1)
+        }
+        let rolled = world.replicaSets.first { $0.metadata.labels?[Labels.role] == nil && $0.spec.template.images == ["shop/checkout:3.0"] }
+        #expect(rolled?.status?.readyReplicas == 4, "the Deployment rolled 3.0 out on its own")
+        let violations = CapacityScenarioTests.settleWatched(&world, watch: &watch)
+        #expect(violations == [])
+        #expect(world.executed.contains { if case .restoreDeploymentTemplate(let t) = $0.1 { t.images == ["shop/checkout:1.0"] } else { false } })
+        #expect(world.status.history?.map(\.outcome) == [.promoted, .superseded])
+        #expect(world.status.history?.first?.images == ["shop/checkout:3.0"])
+        #expect(world.deployment.spec.template.images == ["shop/checkout:3.0"], "Git's template is on the Deployment again")
+        #expect(world.serving.allSatisfy { $0.side == "stable" && Array($0.readyPods.keys) == ["shop/checkout:3.0"] })
+        #expect(world.status.templateRestoredFrom == nil)
+    }
+
     @Test func theTemplateRevertedWhilePromotingEndsReverted() {
         var (world, watch) = CapacityScenarioTests.midPromotion()
         world.setImage("shop/checkout:1.0")
