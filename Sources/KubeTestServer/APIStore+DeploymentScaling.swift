@@ -80,17 +80,37 @@ extension APIStore {
         }
     }
 
-    /// Old ReplicaSets at zero beyond `revisionHistoryLimit` (default 10) go, oldest first.
-    func cleanUpOldReplicaSets(_ deployment: JSONValue, newKey: Key?, owned: [Key: JSONValue], rsInfo: ResourceInfo) {
+    /// `cleanupDeployment`, run when the Deployment is paused or its stored status says the
+    /// rollout is complete: of the old ReplicaSets not being deleted, the `count - limit` oldest by
+    /// revision are looked at, and each of them that is fully scaled down (spec and status at zero,
+    /// its generation observed) is deleted. One that still has pods is skipped, not replaced by a
+    /// newer one, so a stuck rollout can keep more than the limit.
+    func cleanUpOldReplicaSets(_ deployment: JSONValue, newKey: Key?, owned: [Key: JSONValue], paused: Bool, rsInfo: ResourceInfo) {
+        guard paused || APIStore.deploymentComplete(deployment) else { return }
         let limit = Int(deployment["spec"]?["revisionHistoryLimit"]?.number ?? 10)
-        let empty = owned.filter { $0.key != newKey && APIStore.specReplicas($0.value) == 0 && Int($0.value["status"]?["replicas"]?.number ?? 0) == 0 }
-            .sorted { Int($0.value["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") ?? 0
-                < Int($1.value["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") ?? 0 }
-        guard empty.count > limit else { return }
-        for (key, rs) in empty.prefix(empty.count - limit) {
+        func revision(_ rs: JSONValue) -> Int { Int(rs["metadata"]?["annotations"]?[APIStore.revisionAnnotation]?.string ?? "") ?? 0 }
+        func created(_ rs: JSONValue) -> String { rs["metadata"]?["creationTimestamp"]?.string ?? "" }
+        let alive = owned.filter { $0.key != newKey && $0.value["metadata"]?["deletionTimestamp"] == nil }
+            .sorted { (revision($0.value), created($0.value), $0.key.name) < (revision($1.value), created($1.value), $1.key.name) }
+        let diff = alive.count - limit
+        guard diff > 0 else { return }
+        for (key, rs) in alive.prefix(diff) {
+            let generation = Int(rs["metadata"]?["generation"]?.number ?? 0)
+            let observed = Int(rs["status"]?["observedGeneration"]?.number ?? 0)
+            guard APIStore.specReplicas(rs) == 0, Int(rs["status"]?["replicas"]?.number ?? 0) == 0, generation <= observed else { continue }
             pods[key] = nil
             remove(rsInfo, key, rs)
         }
+    }
+
+    /// `DeploymentComplete` on the stored status: every replica updated and available, none
+    /// old, and the current generation observed.
+    static func deploymentComplete(_ deployment: JSONValue) -> Bool {
+        let replicas = Int(deployment["spec"]?["replicas"]?.number ?? 1)
+        let status = deployment["status"]
+        func n(_ field: String) -> Int { Int(status?[field]?.number ?? 0) }
+        return n("updatedReplicas") == replicas && n("replicas") == replicas && n("availableReplicas") == replicas
+            && n("observedGeneration") >= Int(deployment["metadata"]?["generation"]?.number ?? 0)
     }
 
     func setStatus(_ info: ResourceInfo, key: Key, _ status: JSONValue) {

@@ -123,7 +123,7 @@ extension APIStore {
             scalePaused(deployment, newKey: newKey, owned: owned, surge: surge, rsInfo: rsInfo)
         }
         owned = ownedReplicaSets(uid: uid, namespace: namespace)
-        cleanUpOldReplicaSets(deployment, newKey: newKey, owned: owned, rsInfo: rsInfo)
+        cleanUpOldReplicaSets(deployment, newKey: newKey, owned: owned, paused: paused, rsInfo: rsInfo)
         owned = ownedReplicaSets(uid: uid, namespace: namespace)
         // The Deployment's revision is its new ReplicaSet's.
         if let newKey, let revision = objects[newKey]?["metadata"]?["annotations"]?[APIStore.revisionAnnotation],

@@ -75,6 +75,62 @@ import Testing
             #expect(r.output == "5", "\(r.output)")
         }
     }
+
+    /// `revisionHistoryLimit` as `cleanupDeployment` keeps it: only once the rollout is complete or
+    /// the Deployment paused, counting every old ReplicaSet, and skipping (not replacing) an old one
+    /// that still has pods — here the stable of a stuck rollout.
+    @Test func revisionHistoryLimitCountsOldReplicaSetsWithPods() async throws {
+        try await KubectlTests.withServer { server, k in
+            await server.store.setControllerStep(0.05)
+            let manifest = Self.manifest(containers: "              - {name: app, image: \"web:1\"}", finalizers: "",
+                                         strategy: "{type: RollingUpdate}")
+                .replacingOccurrences(of: "  replicas: 2\n", with: "  replicas: 2\n  revisionHistoryLimit: 1\n")
+            var r = try await k("apply", "-f", "-", stdin: manifest)
+            #expect(r.status == 0, "\(r.output)")
+            r = try await k("rollout", "status", "deployment/web", "--timeout=20s")
+            r = try await k("set", "image", "deployment/web", "app=web:2")
+            #expect(r.status == 0, "\(r.output)")
+            r = try await k("rollout", "status", "deployment/web", "--timeout=20s")
+            #expect(r.status == 0, "\(r.output)")
+            // Revision 3's pods never become ready: the rollout sticks with revision 2 still serving.
+            let never = #"{"spec":{"template":{"metadata":{"annotations":{"\#(APIStore.simulateAnnotation)":"never"}},"spec":{"containers":[{"name":"app","image":"web:3"}]}}}}"#
+            r = try await k("patch", "deployment", "web", "-p", never)
+            #expect(r.status == 0, "\(r.output)")
+            func sets() async throws -> [String: (revision: String, replicas: Int)] {
+                let out = try await k("get", "rs", "-o", "json").output
+                let list = try JSONDecoder().decode(JSONValue.self, from: Data(out.utf8))
+                var byImage: [String: (String, Int)] = [:]
+                for rs in list["items"]?.array ?? [] {
+                    let image = rs["spec"]?["template"]?["spec"]?["containers"]?.array?.first?["image"]?.string ?? ""
+                    byImage[image] = (rs["metadata"]?["annotations"]?["deployment.kubernetes.io/revision"]?.string ?? "",
+                                      Int(rs["spec"]?["replicas"]?.number ?? 0))
+                }
+                return byImage.mapValues { (revision: $0.0, replicas: $0.1) }
+            }
+            var current: [String: (revision: String, replicas: Int)] = [:]
+            for _ in 0..<100 {
+                current = try await sets()
+                if (current["web:3"]?.replicas ?? 0) > 0, (current["web:2"]?.replicas ?? 0) > 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            current = try await sets()
+            #expect(Set(current.keys) == ["web:1", "web:2", "web:3"], "stuck, not complete: no clean-up yet: \(current)")
+            #expect(current["web:1"]?.replicas == 0 && (current["web:2"]?.replicas ?? 0) > 0)
+            // Paused: two old ReplicaSets against a limit of one; the oldest, at zero, goes.
+            r = try await k("rollout", "pause", "deployment/web")
+            #expect(r.status == 0, "\(r.output)")
+            for _ in 0..<100 where try await sets()["web:1"] != nil { try await Task.sleep(for: .milliseconds(50)) }
+            current = try await sets()
+            #expect(Set(current.keys) == ["web:2", "web:3"], "\(current)")
+            // A limit of zero: the one old ReplicaSet still has pods, so it is skipped, and kept.
+            r = try await k("patch", "deployment", "web", "-p", #"{"spec":{"revisionHistoryLimit":0}}"#)
+            #expect(r.status == 0, "\(r.output)")
+            try await Task.sleep(for: .milliseconds(500))
+            current = try await sets()
+            #expect(Set(current.keys) == ["web:2", "web:3"], "\(current)")
+        }
+    }
 }
 
 /// Server-side apply as Flux and `kubectl apply --server-side` use it: field managers,
