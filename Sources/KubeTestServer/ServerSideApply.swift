@@ -43,7 +43,11 @@ enum FieldOwnership {
     }
 
     /// The leaf fields a value sets, with their values.
-    static func leaves(_ value: JSONValue, schema: JSONValue?, field: String = "", parent: String = "", at path: Path = []) -> [Path: JSONValue] {
+    /// `custom`: a custom resource's fields outside `metadata`, merged only as its schema says
+    /// (`x-kubernetes-list-type`), never by the built-in kinds' merge keys.
+    static func leaves(_ value: JSONValue, schema: JSONValue?, custom: Bool? = nil, field: String = "", parent: String = "",
+                       at path: Path = []) -> [Path: JSONValue] {
+        let custom = custom ?? (schema != nil)
         switch value {
         case .object(let fields) where !fields.isEmpty:
             var out: [Path: JSONValue] = [:]
@@ -51,28 +55,28 @@ enum FieldOwnership {
                 if path.isEmpty, ["apiVersion", "kind"].contains(key) { continue }
                 if path.isEmpty, key == "metadata" {
                     for (m, mv) in v.object ?? [:] where ["labels", "annotations", "finalizers", "ownerReferences"].contains(m) {
-                        out.merge(leaves(mv, schema: nil, field: m, parent: "metadata", at: [.field("metadata"), .field(m)])) { a, _ in a }
+                        out.merge(leaves(mv, schema: nil, custom: false, field: m, parent: "metadata", at: [.field("metadata"), .field(m)])) { a, _ in a }
                     }
                     continue
                 }
                 let sub = schema?["properties"]?[key] ?? schema?["additionalProperties"].flatMap { $0.object != nil ? $0 : nil }
-                out.merge(leaves(v, schema: sub, field: key, parent: field, at: path + [.field(key)])) { a, _ in a }
+                out.merge(leaves(v, schema: sub, custom: custom, field: key, parent: field, at: path + [.field(key)])) { a, _ in a }
             }
             return out
         case .array(let items):
-            if Patching.mergedScalarLists.contains(field) || schema?["x-kubernetes-list-type"]?.string == "set" {
+            if (!custom && Patching.mergedScalarLists.contains(field)) || schema?["x-kubernetes-list-type"]?.string == "set" {
                 return Dictionary(uniqueKeysWithValues: items.map { (path + [.value(canonical($0))], $0) })
             }
             let keys: [String]? = schema?["x-kubernetes-list-type"]?.string == "map"
                 ? schema?["x-kubernetes-list-map-keys"]?.array?.compactMap(\.string)
-                : Patching.mergeKey(for: field, parent: parent).map { [$0] }
+                : custom ? nil : Patching.mergeKey(for: field, parent: parent).map { [$0] }
             guard let keys, items.allSatisfy({ item in keys.allSatisfy { item[$0] != nil } }) else { return [path: value] }
             var out: [Path: JSONValue] = [:]
             for item in items {
                 let id = JSONValue.object(Dictionary(uniqueKeysWithValues: keys.map { ($0, item[$0]!) }))
                 let element = path + [.key(canonical(id))]
                 out[element + [.field(".")]] = .null
-                out.merge(leaves(item, schema: schema?["items"], field: "", parent: field, at: element)) { a, _ in a }
+                out.merge(leaves(item, schema: schema?["items"], custom: custom, field: "", parent: field, at: element)) { a, _ in a }
             }
             return out
         default:
@@ -215,7 +219,7 @@ enum FieldOwnership {
                 ["reason": "FieldManagerConflict", "message": .string("conflict with \($0.0)"), "field": .string(describe($0.1))]
             })]))
         }
-        var result = Patching.strategic(current, applied)
+        var result = schema == nil ? Patching.strategic(current, applied) : merge(current, applied, schema: schema)
         // What this manager no longer applies, and nobody else owns, goes.
         let others = owners.filter { !($0.manager == manager && $0.operation == "Apply") }.reduce(into: Set<Path>()) { $0.formUnion($1.paths) }
         for path in before.subtracting(wanted.keys).subtracting(others).sorted(by: { $0.count > $1.count }) {
@@ -228,6 +232,87 @@ enum FieldOwnership {
         if let mine { owners[mine] = entry } else { owners.append(entry) }
         write(owners, to: &result, apiVersion: apiVersion)
         return .success(result)
+    }
+
+    /// An applied configuration merged into a custom resource as structured-merge-diff merges
+    /// it: `metadata` as ObjectMeta's own schema says; elsewhere objects by field (whole when
+    /// `x-kubernetes-map-type: atomic`), lists by `x-kubernetes-list-type` — `map` element by
+    /// element on its keys, `set` by value, `atomic` (the default) replaced whole.
+    static func merge(_ live: JSONValue, _ applied: JSONValue, schema: JSONValue?) -> JSONValue {
+        guard case .object(var out) = live, case .object(let config) = applied else { return applied }
+        for (key, value) in config {
+            out[key] = key == "metadata" ? Patching.strategic(out[key] ?? .null, value, field: "metadata")
+                : mergeValue(out[key], value, schema: schema?["properties"]?[key])
+        }
+        return .object(out)
+    }
+
+    static func mergeValue(_ live: JSONValue?, _ applied: JSONValue, schema: JSONValue?) -> JSONValue {
+        switch (live, applied) {
+        case (.object(var out)?, .object(let config)):
+            guard schema?["x-kubernetes-map-type"]?.string != "atomic" else { return applied }
+            for (key, value) in config {
+                let sub = schema?["properties"]?[key] ?? schema?["additionalProperties"].flatMap { $0.object != nil ? $0 : nil }
+                out[key] = mergeValue(out[key], value, schema: sub)
+            }
+            return .object(out)
+        case (.array(let lhs)?, .array(let rhs)):
+            let type = schema?["x-kubernetes-list-type"]?.string
+            guard type == "set" || type == "map" else { return applied }
+            let keys = schema?["x-kubernetes-list-map-keys"]?.array?.compactMap(\.string) ?? []
+            func id(_ item: JSONValue) -> String {
+                type == "set" ? canonical(item) : canonical(.object(Dictionary(uniqueKeysWithValues: keys.map { ($0, item[$0] ?? .null) })))
+            }
+            return .array(mergeList(lhs, rhs, id: id) { l, r in type == "set" ? r : mergeValue(l, r, schema: schema?["items"]) })
+        default:
+            return applied
+        }
+    }
+
+    /// structured-merge-diff's `visitListItems`: items only the live list has keep their place;
+    /// items both have follow the applied order, merged; new items go where the applied list puts them.
+    static func mergeList(_ lhs: [JSONValue], _ rhs: [JSONValue], id: (JSONValue) -> String,
+                          merge: (JSONValue?, JSONValue) -> JSONValue) -> [JSONValue] {
+        let lIDs = lhs.map(id), rIDs = rhs.map(id)
+        let lIndex = Dictionary(lIDs.enumerated().map { ($1, $0) }) { a, _ in a }
+        let rSet = Set(rIDs)
+        var shared = rIDs.filter { lIndex[$0] != nil }[...]
+        var out: [JSONValue] = []
+        var merged: Set<String> = []
+        var l = 0, r = 0
+        while l < lhs.count || r < rhs.count {
+            if l < lhs.count, r < rhs.count {
+                if lIDs[l] == rIDs[r] {
+                    merged.insert(rIDs[r])
+                    out.append(merge(lhs[l], rhs[r]))
+                    l += 1
+                    r += 1
+                    if !shared.isEmpty { shared.removeFirst() }
+                    continue
+                }
+                if rSet.contains(lIDs[l]), let next = shared.first, next != lIDs[l] {
+                    l += 1
+                    continue
+                }
+            }
+            if l < lhs.count {
+                if !rSet.contains(lIDs[l]) {
+                    out.append(lhs[l])
+                    l += 1
+                    continue
+                } else if merged.contains(lIDs[l]) {
+                    l += 1
+                    continue
+                }
+            }
+            if r < rhs.count {
+                merged.insert(rIDs[r])
+                out.append(merge(lIndex[rIDs[r]].map { lhs[$0] }, rhs[r]))
+                if shared.first == rIDs[r] { shared.removeFirst() }
+                r += 1
+            }
+        }
+        return out
     }
 
     /// Any other write: the fields it changed now belong to `manager` (an Update), and no longer

@@ -188,4 +188,85 @@ import Testing
             #expect(managers.isSuperset(of: ["kubectl", "flux"]))
         }
     }
+
+    static let widgetCRD = """
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: widgets.example.com}
+        spec:
+          group: example.com
+          scope: Namespaced
+          names: {plural: widgets, singular: widget, kind: Widget}
+          versions:
+          - name: v1
+            served: true
+            storage: true
+            schema:
+              openAPIV3Schema:
+                type: object
+                properties:
+                  spec:
+                    type: object
+                    properties:
+                      ports:
+                        type: array
+                        x-kubernetes-list-type: map
+                        x-kubernetes-list-map-keys: [name]
+                        items:
+                          type: object
+                          required: [name]
+                          properties: {name: {type: string}, port: {type: integer}}
+                      tags:
+                        type: array
+                        x-kubernetes-list-type: set
+                        items: {type: string}
+                      containers:
+                        type: array
+                        items:
+                          type: object
+                          properties: {name: {type: string}, image: {type: string}}
+        """
+
+    static func widget(ports: String, tags: String, containers: String) -> String {
+        """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: w, namespace: default}
+        spec:
+          ports: [\(ports)]
+          tags: [\(tags)]
+          containers: [\(containers)]
+        """
+    }
+
+    /// A custom resource is merged as its schema says, not by the built-in kinds' merge keys: a
+    /// `map` list by its keys, a `set` by value, any other list (even one called `containers`) whole.
+    @Test func customResourcesMergeByTheirListTypes() async throws {
+        try await KubectlTests.withServer { _, k in
+            var r = try await k("apply", "-f", "-", stdin: Self.widgetCRD)
+            #expect(r.status == 0, "\(r.output)")
+            r = try await k("apply", "--server-side", "--field-manager=a", "-f", "-",
+                            stdin: Self.widget(ports: "{name: http, port: 80}", tags: "blue", containers: "{name: app, image: app:1}"))
+            #expect(r.status == 0, "\(r.output)")
+            // Another manager adds its own port and tag; its containers list conflicts (atomic, owned by a).
+            let second = Self.widget(ports: "{name: metrics, port: 9090}", tags: "green", containers: "{name: sidecar, image: proxy:1}")
+            r = try await k("apply", "--server-side", "--field-manager=b", "-f", "-", stdin: second)
+            #expect(r.status != 0 && r.output.contains(#"conflict with "a""#) && r.output.contains(".spec.containers"), "\(r.output)")
+            r = try await k("apply", "--server-side", "--field-manager=b", "--force-conflicts", "-f", "-", stdin: second)
+            #expect(r.status == 0, "\(r.output)")
+            r = try await k("get", "widget", "w", "-o", "json")
+            var live = try JSONDecoder().decode(JSONValue.self, from: Data(r.output.utf8))
+            #expect(live["spec"]?["ports"]?.array?.compactMap { $0["name"]?.string } == ["http", "metrics"], "merged by name")
+            #expect(live["spec"]?["tags"] == ["blue", "green"], "a set: union")
+            #expect(live["spec"]?["containers"] == [["name": "sidecar", "image": "proxy:1"]], "atomic: replaced whole")
+            // a stops applying its port: it goes; b's stays.
+            r = try await k("apply", "--server-side", "--field-manager=a", "-f", "-",
+                            stdin: Self.widget(ports: "", tags: "blue", containers: "{name: sidecar, image: proxy:1}"))
+            #expect(r.status == 0, "\(r.output)")
+            r = try await k("get", "widget", "w", "-o", "json")
+            live = try JSONDecoder().decode(JSONValue.self, from: Data(r.output.utf8))
+            #expect(live["spec"]?["ports"]?.array?.compactMap { $0["name"]?.string } == ["metrics"], "\(live["spec"] ?? .null)")
+            #expect(live["spec"]?["tags"] == ["blue", "green"])
+        }
+    }
 }
