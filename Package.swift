@@ -23,6 +23,9 @@ let package = Package(
         // transport. SwiftNIO and swift-nio-ssl come with it; the test API server uses them directly.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // Counters and timers behind one API (the daemon exports them to Prometheus): what the
+        // client skipped, retried or gave up on is counted, not only logged.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // HTTP/2 for the test API server, as kube-apiserver speaks it (AsyncHTTPClient already uses it).
@@ -43,6 +46,7 @@ let package = Package(
         .target(name: "KubeClient", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
         ]),
@@ -87,7 +91,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestServer"]),
+        .testTarget(name: "KubeClientTests", dependencies: [
+            "KubeClient", "KubeTestServer", .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]),
         .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "PrometheusTestKit", "SluiceTestKit", "KubeTestServer"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "AnalysisIntegrationTests", dependencies: [

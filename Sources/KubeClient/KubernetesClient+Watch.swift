@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The identity and version of an object in a watch event.
 public struct ObjectMetaSummary: Decodable, Sendable, Hashable {
@@ -28,9 +29,11 @@ public struct WatchLine<T: Decodable & Sendable>: Sendable {
 extension KubernetesClient {
     /// Opens a watch. A non-2xx answer throws (HTTP 410 as `.gone`); the stream then yields
     /// events until the server ends it (`timeoutSeconds`) or the connection breaks (an error).
+    /// With `idleLimit`, a stream that brings nothing — no event, no bookmark — for that long
+    /// ends with `.transport`: a half-open connection is noticed, not waited on for ever.
     public func watch<T: Decodable & Sendable>(_ type: ResourceType, namespace: String? = nil, selectors: Selectors = Selectors(),
                                                resourceVersion: String?, timeoutSeconds: Int? = nil, allowBookmarks: Bool = true,
-                                               sendInitialEvents: Bool = false,
+                                               sendInitialEvents: Bool = false, idleLimit: Duration? = nil,
                                                as: T.Type = T.self) async throws(KubeClientError) -> AsyncThrowingStream<WatchLine<T>, Error> {
         var query = selectors.query + [("watch", "1")]
         if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
@@ -54,10 +57,12 @@ extension KubernetesClient {
                                        retryAfter: response.headers.first(name: "Retry-After"))
         }
         return AsyncThrowingStream { continuation in
+            let lastData = Instant()
             let task = Task {
                 var pending: [UInt8] = []
                 do {
                     for try await chunk in response.body {
+                        lastData.touch()
                         pending += chunk.readableBytesView
                         while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                             let line = Array(pending[..<newline])
@@ -72,7 +77,21 @@ extension KubernetesClient {
                     continuation.finish(throwing: error)
                 }
             }
-            continuation.onTermination = { _ in task.cancel() }
+            let watchdog = idleLimit.map { limit in
+                Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: min(limit / 4, .seconds(5)))
+                        guard ContinuousClock.now - lastData.value > limit else { continue }
+                        continuation.finish(throwing: KubeClientError.transport("watch \(path): nothing received for \(limit); the connection is taken as broken"))
+                        task.cancel()
+                        return
+                    }
+                }
+            }
+            continuation.onTermination = { _ in
+                task.cancel()
+                watchdog?.cancel()
+            }
         }
     }
 
@@ -108,3 +127,10 @@ struct WatchHead: Decodable {
 }
 
 struct WatchBody<O: Decodable>: Decodable { var object: O }
+
+/// A moment shared between a stream's reader and its watchdog.
+final class Instant: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+    var value: ContinuousClock.Instant { instant.withLock { $0 } }
+    func touch() { instant.withLock { $0 = .now } }
+}

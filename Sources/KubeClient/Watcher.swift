@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 
 /// What a watcher reports: the whole set after a (re)list, or one change.
 public enum WatcherEvent<T: Decodable & Sendable>: Sendable {
@@ -18,18 +19,31 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
     let namespace: String?
     let selectors: Selectors
     let logger: Logger
-    /// `timeoutSeconds` for each watch request; the server ends the stream then and the watcher resumes.
+    /// `timeoutSeconds` for each watch request; the server ends the stream then and the watcher
+    /// resumes. Random between 5 and 10 minutes by default, as client-go's reflector picks it, so
+    /// that many watchers do not all reconnect at once.
     let watchTimeout: Int
+    /// How often the server sends a bookmark on a quiet watch (a real apiserver: about every
+    /// minute). A stream silent for one and a half of these is taken as broken and re-opened.
+    let bookmarkInterval: Duration
+    /// `kube_client_objects_skipped_total{resource}` counts the objects that did not decode.
+    let skippedCounter: Counter
 
     public init(client: KubernetesClient, type: ResourceType, namespace: String? = nil, selectors: Selectors = Selectors(),
-                logger: Logger, watchTimeout: Int = 300) {
+                logger: Logger, watchTimeout: Int = Int.random(in: 300...600), bookmarkInterval: Duration = .seconds(60),
+                metrics: MetricsFactory = MetricsSystem.factory) {
+        skippedCounter = Counter(label: "kube_client_objects_skipped_total", dimensions: [("resource", type.description)], factory: metrics)
         self.client = client
         self.type = type
         self.namespace = namespace
         self.selectors = selectors
         self.logger = logger
         self.watchTimeout = watchTimeout
+        self.bookmarkInterval = bookmarkInterval
     }
+
+    /// No event and no bookmark for this long: the connection is broken, whatever TCP says.
+    var idleLimit: Duration { bookmarkInterval * 3 / 2 }
 
     /// An item decoded once, as `T` (nil, with why, when it is not one) and as its identity.
     struct Keyed: Decodable, Sendable {
@@ -78,6 +92,7 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
             for item in items where item.object == nil {
                 logger.error("skipping an object that does not decode", metadata: ["resource": "\(type)", "key": "\(item.meta.key)",
                                                                                   "error": "\(item.failure ?? "")"])
+                skippedCounter.increment()
                 out.yield(.skipped(key: item.meta.key, reason: item.failure ?? ""))
             }
             out.yield(.listed(items.compactMap { item in item.object.map { (key: item.meta.key, object: $0) } }))
@@ -95,7 +110,7 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
         var events = 0
         do {
             let stream: AsyncThrowingStream<WatchLine<T>, Error> = try await client.watch(
-                type, namespace: namespace, selectors: selectors, resourceVersion: version, timeoutSeconds: watchTimeout)
+                type, namespace: namespace, selectors: selectors, resourceVersion: version, timeoutSeconds: watchTimeout, idleLimit: idleLimit)
             for try await line in stream {
                 events += 1
                 switch line.event {
@@ -107,6 +122,7 @@ public struct Watcher<T: Decodable & Sendable>: Sendable {
                     break
                 case .undecodable(let reason):
                     logger.error("skipping a watch event that does not decode", metadata: ["resource": "\(type)", "error": "\(reason)"])
+                    skippedCounter.increment()
                     out.yield(.skipped(key: line.meta.key, reason: reason))
                 case .error(let status):
                     if status.code == 410 || status.reason == "Expired" || status.reason == "Gone" {

@@ -49,6 +49,7 @@ extension APIHandler {
         let store = self.store
         let faults = self.faults
         let cutAt = faults.generation
+        let frozenAt = faults.frozen
         let interval = bookmarkInterval
         // The newest revision this watcher has dealt with (sent or filtered out): a bookmark never says more.
         let progress = Progress(since)
@@ -59,6 +60,7 @@ extension APIHandler {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await change in live where change.revision > since {
+                            while faults.frozen > frozenAt, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
                             let delay = faults.watchDelay
                             if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
                             if change.resource == resource, let l = event(change, route, selector) { continuation.yield(l) }
@@ -69,7 +71,7 @@ extension APIHandler {
                         var lastBookmark = Date()
                         while Date() < deadline, faults.generation == cutAt, !Task.isCancelled {
                             try? await Task.sleep(for: .milliseconds(50))
-                            if bookmarks, Date().timeIntervalSince(lastBookmark) >= interval {
+                            if bookmarks, faults.frozen == frozenAt, Date().timeIntervalSince(lastBookmark) >= interval {
                                 lastBookmark = Date()
                                 continuation.yield(line("BOOKMARK", ["kind": .string(info.kind), "apiVersion": .string(info.apiVersion),
                                                                     "metadata": ["resourceVersion": .string(String(progress.value))]]))

@@ -15,6 +15,7 @@ public final class Faults: Sendable {
     let latencyMilliseconds = Mutex(0)
     let cutGeneration = Mutex(0)
     let watchDelayMilliseconds = Mutex(0)
+    let freezeGeneration = Mutex(0)
 
     public init() {}
 
@@ -29,12 +30,18 @@ public final class Faults: Sendable {
     /// behind the store (bookmarks must lag with it).
     public func setWatchDelay(milliseconds: Int) { watchDelayMilliseconds.withLock { $0 = milliseconds } }
 
+    /// Every watch stream open now goes silent for good — no events, no bookmarks — with its
+    /// connection kept open: a half-open connection, or a proxy that stopped forwarding. Watches
+    /// opened later are not affected.
+    public func freezeWatches() { freezeGeneration.withLock { $0 += 1 } }
+
     /// Ends every watch stream open now.
     public func cutWatches() { cutGeneration.withLock { $0 += 1 } }
 
     var latency: Int { latencyMilliseconds.withLock { $0 } }
     var generation: Int { cutGeneration.withLock { $0 } }
     var watchDelay: Int { watchDelayMilliseconds.withLock { $0 } }
+    var frozen: Int { freezeGeneration.withLock { $0 } }
 
     func take(verb: String, path: String) -> Rule? {
         rules.withLock { rules in

@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -7,8 +8,9 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
 
 @Suite struct WatchTests {
     /// An informer over the scripted server's ConfigMaps in `shop`, returned once it has seen a change to `key`.
-    static func startInformer(_ client: KubernetesClient, until key: String) async -> Informer<Thing> {
-        let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger))
+    static func startInformer(_ client: KubernetesClient, until key: String, metrics: TestMetrics = TestMetrics()) async -> Informer<Thing> {
+        let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: CapturedLogs().logger,
+                                                        metrics: metrics))
         let (keys, sink) = AsyncStream<String>.makeStream()
         await informer.onChange { changed in sink.yield(changed) }
         await informer.start()
@@ -128,9 +130,12 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
             }
             return .stream(AsyncStream { _ in })  // held open
         }) { client, server in
-            let informer = await WatchTests.startInformer(client, until: "shop/c")
+            let metrics = TestMetrics()
+            let informer = await WatchTests.startInformer(client, until: "shop/c", metrics: metrics)
             #expect(await informer.get("shop/a") != nil, "the list's good object is known")
             #expect(await Set(informer.skipped.keys) == ["shop/bad", "shop/worse"])
+            let skipped = try metrics.expectCounter("kube_client_objects_skipped_total", [("resource", "configmaps")])
+            #expect(skipped.totalValue == 2, "counted, not only logged")
             // The stream ended after c: the next watch starts from c's version, past the bad event.
             for _ in 0..<100 where !server.requests.contains(where: { $0.query["resourceVersion"] == "7" }) {
                 try await Task.sleep(for: .milliseconds(20))
@@ -169,6 +174,50 @@ func event(_ type: String, _ object: String) -> String { #"{"type":"\#(type)","o
             let a: Thing = try await client.get(.configMaps, namespace: "shop", name: "a")
             #expect(a.metadata.name == "a")
             #expect(streams.count == KubernetesClient.maxWatches)
+        }
+    }
+
+    /// A watch that goes silent with its connection open (no event, no bookmark) is taken as
+    /// broken after one and a half bookmark intervals and re-opened from the last version; one
+    /// that keeps bringing bookmarks is left alone.
+    @Test func aSilentWatchIsReopenedAfterTheIdleLimit() async throws {
+        let watches = Mutex(0)
+        try await withServer({ request in
+            if request.query["watch"] == nil {
+                return .json(200, #"{"kind":"ConfigMapList","metadata":{"resourceVersion":"5"},"items":[]}"#)
+            }
+            let n = watches.withLock { $0 += 1; return $0 }
+            if n == 1 {
+                // One event, then silence on an open connection.
+                return .stream(AsyncStream { c in c.yield(event("ADDED", thing("a", rv: "6"))) })
+            }
+            // Bookmarks every 200 ms: alive.
+            return .stream(AsyncStream { c in
+                let task = Task {
+                    while !Task.isCancelled {
+                        c.yield(event("BOOKMARK", #"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"resourceVersion":"6"}}"#))
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                c.onTermination = { _ in task.cancel() }
+            })
+        }) { client, server in
+            let logs = CapturedLogs()
+            let informer = Informer(watcher: Watcher<Thing>(client: client, type: .configMaps, namespace: "shop", logger: logs.logger,
+                                                            bookmarkInterval: .milliseconds(400)))
+            await informer.start()
+            let opened = ContinuousClock.now
+            for _ in 0..<200 where watches.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(20)) }
+            let took = ContinuousClock.now - opened
+            #expect(watches.withLock { $0 } == 2, "the silent watch was re-opened")
+            #expect(took >= .milliseconds(500) && took < .seconds(3), "after the idle limit (600 ms), not before: \(took)")
+            #expect(server.requests.last { $0.query["watch"] != nil }?.query["resourceVersion"] == "6", "from the last version seen")
+            #expect(logs.lines.withLock { $0 }.contains { $0.contains("nothing received") }, "\(logs.lines.withLock { $0 })")
+            // The second watch brings bookmarks: it stays open.
+            try await Task.sleep(for: .seconds(2))
+            #expect(watches.withLock { $0 } == 2, "a watch that brings bookmarks is not re-opened")
+            #expect(await informer.get("shop/a") != nil)
+            await informer.stop()
         }
     }
 }

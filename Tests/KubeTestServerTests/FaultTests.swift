@@ -40,6 +40,30 @@ import Testing
         }
     }
 
+    /// A frozen watch (half-open: no events, no bookmarks, the connection open) is noticed by
+    /// the informer's idle limit, re-opened from its last version, and the change it missed arrives.
+    @Test func aFrozenWatchIsNoticedAndTheMissedChangeArrives() async throws {
+        let server = try await KubeTestServer(bookmarkInterval: 0.2)
+        try await server.createNamespace("shop")
+        let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
+        try await SemanticsTests.closing(client, server) {
+            let informer = Informer(watcher: Watcher<JSONValue>(client: client, type: .configMaps, namespace: "shop", logger: Logger(label: "test"),
+                                                                bookmarkInterval: .milliseconds(300)))
+            await informer.start()
+            #expect(await informer.waitForSync(timeout: .seconds(10)))
+            let _: JSONValue = try await client.create(.configMaps, namespace: "shop", Self.cm)
+            for _ in 0..<200 where await informer.get("shop/a") == nil { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(await informer.get("shop/a") != nil)
+            server.faults.freezeWatches()
+            let _: JSONValue = try await client.create(.configMaps, namespace: "shop", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "b"]])
+            let frozen = ContinuousClock.now
+            for _ in 0..<300 where await informer.get("shop/b") == nil { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(await informer.get("shop/b") != nil, "the change made while the watch was frozen arrives")
+            #expect(ContinuousClock.now - frozen >= .milliseconds(400), "through a new watch, once the idle limit (450 ms) passed")
+            await informer.stop()
+        }
+    }
+
     @Test func bookmarksOnlyWhenAsked() async throws {
         let server = try await KubeTestServer(bookmarkInterval: 0.1)
         try await server.createNamespace("shop")
