@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "KubeClientTests", dependencies: [
-            "KubeClient", "KubeTestServer", .product(name: "MetricsTestKit", package: "swift-metrics"),
+            "KubeClient", "KubeTestServer", "SluiceModel", .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
         .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "PrometheusTestKit", "SluiceTestKit", "KubeTestServer"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceModel", "SluiceTestKit"]),

@@ -16,6 +16,8 @@ public final class KubernetesClient: Sendable {
     let logger: Logger
     let exec: ExecCredentialPlugin?
     let requestTimeout: TimeAmount
+    /// The TLS settings from the kubeconfig; an exec plugin's client certificate is added per request.
+    let tls: TLSConfiguration
 
     public init(config: KubeConfig, logger: Logger, qps: Double = 50, burst: Int = 100,
                 requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10)) throws(KubeClientError) {
@@ -25,11 +27,13 @@ public final class KubernetesClient: Sendable {
         // Whole nanoseconds: a sub-second timeout (500 ms) must not become zero.
         self.requestTimeout = .nanoseconds(requestTimeout.components.seconds * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
         if case .exec(let plugin) = config.credentials {
-            exec = ExecCredentialPlugin(plugin, server: config.server)
+            exec = ExecCredentialPlugin(plugin, server: config.server, certificateAuthority: config.certificateAuthority,
+                                        insecureSkipTLSVerify: config.insecureSkipTLSVerify)
         } else {
             exec = nil
         }
         let tls = try KubernetesClient.tls(config)
+        self.tls = tls
         var requestConfig = HTTPClient.Configuration(tlsConfiguration: tls)
         let connect = TimeAmount.milliseconds(connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000)
         requestConfig.timeout = .init(connect: connect, read: self.requestTimeout)
@@ -179,11 +183,13 @@ public final class KubernetesClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             request.headers.add(name: "Content-Type", value: contentType ?? "application/json")
         }
-        if let authorization = try await authorization() { request.headers.add(name: "Authorization", value: authorization) }
+        if let authorization = try await authorization(&request) { request.headers.add(name: "Authorization", value: authorization) }
         return request
     }
 
-    func authorization() async throws(KubeClientError) -> String? {
+    /// The Authorization header the credentials give; an exec plugin's client certificate goes
+    /// on the request's TLS settings instead (its connections are pooled apart).
+    func authorization(_ request: inout HTTPClientRequest) async throws(KubeClientError) -> String? {
         switch config.credentials {
         case .token(let token): return "Bearer \(token)"
         case .tokenFile(let path):
@@ -191,8 +197,20 @@ public final class KubernetesClient: Sendable {
             return "Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))"
         case .basic(let user, let password): return "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
         case .exec:
-            guard let token = try await exec?.credential().token else { throw .credentials("the exec plugin returned no token") }
-            return "Bearer \(token)"
+            guard let credential = try await exec?.credential() else { return nil }
+            if let token = credential.token { return "Bearer \(token)" }
+            guard let cert = credential.clientCertificate, let key = credential.clientKey else {
+                throw .credentials("the exec plugin returned a client certificate without its key")
+            }
+            var tls = self.tls
+            do {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(cert)).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem))
+            } catch {
+                throw .credentials("the exec plugin's client certificate cannot be read: \(error)")
+            }
+            request.tlsConfiguration = tls
+            return nil
         case .none, .clientCertificate: return nil
         }
     }

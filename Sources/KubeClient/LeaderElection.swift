@@ -20,6 +20,15 @@ public struct Lease: Codable, Sendable, Hashable {
         public var acquireTime: String?
         public var renewTime: String?
         public var leaseTransitions: Int?
+
+        public init(holderIdentity: String? = nil, leaseDurationSeconds: Int? = nil, acquireTime: String? = nil, renewTime: String? = nil,
+                    leaseTransitions: Int? = nil) {
+            self.holderIdentity = holderIdentity
+            self.leaseDurationSeconds = leaseDurationSeconds
+            self.acquireTime = acquireTime
+            self.renewTime = renewTime
+            self.leaseTransitions = leaseTransitions
+        }
     }
 
     public init(name: String, namespace: String, spec: Spec, resourceVersion: String? = nil) {
@@ -35,7 +44,10 @@ public protocol LeaseStore: Sendable {
     func update(_ lease: Lease) async throws -> Lease
 }
 
-/// The decisions of leader election, from a Lease and the time: pure, so every case is a test.
+/// The decisions of leader election, from a Lease and how long it has gone unchanged: pure, so
+/// every case is a test. As client-go judges it, a lease expires by this process's own clock —
+/// the time since it last saw the record change — never by comparing the holder's `renewTime`
+/// with the local wall clock, which clock skew would make lie.
 public struct LeaseRules: Sendable, Hashable {
     public var identity: String
     public var leaseDuration: Double
@@ -55,22 +67,21 @@ public struct LeaseRules: Sendable, Hashable {
         case wait
     }
 
-    /// What to write to hold or take the lease, or to wait.
-    public func decide(_ current: Lease?, name: String, namespace: String, now: Date) -> Decision {
+    /// What to write to hold or take the lease, or to wait. `unchangedFor`: seconds, on this
+    /// process's monotonic clock, since it first saw the lease as it is now. `now` only stamps.
+    public func decide(_ current: Lease?, unchangedFor: Double, name: String, namespace: String, now: Date) -> Decision {
         let stamp = RFC3339.format(now, microseconds: true)
         guard var lease = current else {
             return .write(Lease(name: name, namespace: namespace, spec: .init(holderIdentity: identity, leaseDurationSeconds: Int(leaseDuration),
                                                                                acquireTime: stamp, renewTime: stamp, leaseTransitions: 0)))
         }
         let holder = lease.spec.holderIdentity ?? ""
-        let renewed = lease.spec.renewTime.flatMap(RFC3339.parse) ?? .distantPast
         let duration = Double(lease.spec.leaseDurationSeconds ?? Int(leaseDuration))
-        let expired = now.timeIntervalSince(renewed) >= duration
         if holder == identity {
             lease.spec.renewTime = stamp
             return .write(lease)
         }
-        guard holder.isEmpty || expired else { return .wait }
+        guard holder.isEmpty || unchangedFor >= duration else { return .wait }
         lease.spec.holderIdentity = identity
         lease.spec.acquireTime = stamp
         lease.spec.renewTime = stamp
@@ -79,15 +90,16 @@ public struct LeaseRules: Sendable, Hashable {
         return .write(lease)
     }
 
-    /// Whether a leader whose last successful renewal was at `lastRenewal` may still act.
-    public func stillLeads(lastRenewal: Date, now: Date) -> Bool {
-        now.timeIntervalSince(lastRenewal) < renewDeadline
-    }
+    /// Whether a leader whose last successful renewal was `sinceRenewal` seconds ago may still act.
+    public func stillLeads(sinceRenewal: Double) -> Bool { sinceRenewal < renewDeadline }
 }
 
 /// Runs leader election: tries to take or renew the Lease every `retryPeriod`; leads only
-/// while its last renewal is within the renew deadline, and calls `onStop` the moment it is not.
-/// The Lease's resourceVersion at the last renewal is the fence for the leader's writes.
+/// while its last renewal is within the renew deadline, and calls `onChange(false)` the moment
+/// it is not. Every round — the read and the write — must finish within what is left of the
+/// renew deadline, so a hung request cannot keep a leader past it. Times are this process's
+/// monotonic clock. The Lease's resourceVersion at the last renewal is the fence for the
+/// leader's writes.
 public actor LeaderElector {
     let rules: LeaseRules
     let store: LeaseStore
@@ -97,7 +109,10 @@ public actor LeaderElector {
     let logger: Logger
     public private(set) var isLeader = false
     public private(set) var fence: String?
-    var lastRenewal: Date = .distantPast
+    var lastRenewal: ContinuousClock.Instant?
+    /// The lease as last read, and when (locally) it was first seen so.
+    var observed: Lease.Spec?
+    var observedAt: ContinuousClock.Instant?
 
     public init(rules: LeaseRules, store: LeaseStore, name: String, namespace: String, retryPeriod: Double = 2, logger: Logger) {
         self.rules = rules
@@ -108,23 +123,59 @@ public actor LeaderElector {
         self.logger = logger
     }
 
-    /// One round: read, decide, write. Returns whether this elector leads afterwards.
+    struct DeadlinePassed: Error {}
+
+    /// `body`, or `DeadlinePassed` once `seconds` have gone by (the body is cancelled).
+    static func within<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard seconds > 0 else { throw DeadlinePassed() }
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                throw DeadlinePassed()
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    func seconds(_ from: ContinuousClock.Instant?, _ to: ContinuousClock.Instant) -> Double {
+        guard let from else { return .infinity }
+        let d = to - from
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// One round: read, decide, write, within the renew deadline. Returns whether this elector
+    /// leads afterwards. `at` is the local monotonic time (tests pass their own).
     @discardableResult
-    public func attempt(now: Date = Date()) async -> Bool {
+    public func attempt(at local: ContinuousClock.Instant = .now, wall: Date = Date()) async -> Bool {
+        // A leader has what is left of its deadline; a candidate, a whole one.
+        let budget = isLeader ? rules.renewDeadline - seconds(lastRenewal, local) : rules.renewDeadline
+        let started = ContinuousClock.now
         do {
-            let current = try await store.get()
-            switch rules.decide(current, name: name, namespace: namespace, now: now) {
+            let store = self.store
+            let current = try await Self.within(budget) { try await store.get() }
+            if current?.spec != observed || observedAt == nil {
+                observed = current?.spec
+                observedAt = local
+            }
+            switch rules.decide(current, unchangedFor: seconds(observedAt, local), name: name, namespace: namespace, now: wall) {
             case .wait:
                 isLeader = false
             case .write(let lease):
-                let written = current == nil ? try await store.create(lease) : try await store.update(lease)
+                let left = budget - seconds(started, .now)
+                let written = try await Self.within(left) { current == nil ? try await store.create(lease) : try await store.update(lease) }
                 isLeader = true
                 fence = written.metadata.resourceVersion
-                lastRenewal = now
+                lastRenewal = local
+                observed = written.spec
+                observedAt = local
             }
         } catch {
-            logger.info("lease not renewed", metadata: ["lease": "\(namespace)/\(name)", "error": "\(error)"])
-            if isLeader, !rules.stillLeads(lastRenewal: lastRenewal, now: now) { isLeader = false }
+            let reason = error is DeadlinePassed ? "no answer within the renew deadline" : "\(error)"
+            logger.info("lease not renewed", metadata: ["lease": "\(namespace)/\(name)", "error": "\(reason)"])
+            let now = local + (ContinuousClock.now - started)
+            if isLeader, !rules.stillLeads(sinceRenewal: seconds(lastRenewal, now)) { isLeader = false }
         }
         return isLeader
     }
@@ -138,14 +189,18 @@ public actor LeaderElector {
                 was = leads
                 await onChange(leads)
             }
-            // A leader checks its deadline between rounds too, so it stops in time even if a write hangs.
             try? await Task.sleep(for: .seconds(retryPeriod))
-            if isLeader, !rules.stillLeads(lastRenewal: lastRenewal, now: Date()) {
-                isLeader = false
+            // A leader checks its deadline between rounds too, and is told at once.
+            if isLeader, !rules.stillLeads(sinceRenewal: seconds(lastRenewal, .now)) { isLeader = false }
+            if was, !isLeader {
+                was = false
+                await onChange(false)
             }
         }
-        if was { await onChange(false) }
-        if isLeader { await release() }
+        if was {
+            await onChange(false)
+            await release()
+        }
     }
 
     /// Gives the lease up (graceful shutdown): the holder cleared, so a successor takes over at

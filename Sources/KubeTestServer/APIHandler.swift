@@ -29,7 +29,9 @@ struct APIHandler: Sendable {
         }
         let latency = faults.latency
         if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }
-        if let rule = faults.take(verb: request.method, path: request.path) {
+        let fault = faults.take(verb: request.method, path: request.path)
+        if let hang = fault, hang.code == 0 { try? await Task.sleep(for: .milliseconds(hang.delayMilliseconds)) }
+        if let rule = fault, rule.code != 0 {
             let reason = rule.code == 429 ? "TooManyRequests" : rule.code >= 500 ? "InternalError" : "BadRequest"
             var response = error(APIError(rule.code, reason, "injected fault", details: rule.retryAfter.map { ["retryAfterSeconds": .number(Double($0))] }))
             if let after = rule.retryAfter, case .json(let code, let body, var headers) = response {

@@ -9,6 +9,8 @@ public final class Faults: Sendable {
         public var code: Int
         public var remaining: Int
         public var retryAfter: Int?
+        /// For a hang (`code` 0): how long the request waits before it is answered as usual.
+        public var delayMilliseconds = 0
     }
 
     let rules = Mutex<[Rule]>([])
@@ -22,6 +24,12 @@ public final class Faults: Sendable {
     /// The next `count` requests with this verb (any, if nil) whose path contains `path` fail with `code`.
     public func fail(_ verb: String? = nil, path: String, code: Int, count: Int = 1, retryAfter: Int? = nil) {
         rules.withLock { $0.append(Rule(verb: verb, pathContains: path, code: code, remaining: count, retryAfter: retryAfter)) }
+    }
+
+    /// The next `count` requests with this verb whose path contains `path` wait `milliseconds`
+    /// before they are served as usual: a renewal that hangs, a slow apiserver for one resource.
+    public func hang(_ verb: String? = nil, path: String, milliseconds: Int, count: Int = 1) {
+        rules.withLock { $0.append(Rule(verb: verb, pathContains: path, code: 0, remaining: count, retryAfter: nil, delayMilliseconds: milliseconds)) }
     }
 
     public func setLatency(milliseconds: Int) { latencyMilliseconds.withLock { $0 = milliseconds } }

@@ -27,11 +27,13 @@ public final class KubeTestServer: Sendable {
     /// With `users` (bearer token → user and groups), requests are authorized by the RBAC
     /// objects stored in the server, as kube-apiserver's RBAC authorizer does; `token` is an
     /// administrator's (`system:masters`). With neither, every request is allowed.
+    /// With `clientCertificateAuthority` (PEM), it serves TLS and every client must present a
+    /// certificate that authority signed, or the handshake fails.
     public init(port: Int = 0, token: String? = nil, tls: Bool = false, replayWindow: Int = 1000,
-                bookmarkInterval: Double = 10, users: [String: User] = [:]) async throws {
+                bookmarkInterval: Double = 10, users: [String: User] = [:], clientCertificateAuthority: Data? = nil) async throws {
         let sslContext: NIOSSLContext?
-        if tls {
-            let (context, certificate) = try SelfSignedCertificate.serverContext()
+        if tls || clientCertificateAuthority != nil {
+            let (context, certificate) = try SelfSignedCertificate.serverContext(clientCA: clientCertificateAuthority)
             certificateAuthority = certificate
             sslContext = context
         } else {

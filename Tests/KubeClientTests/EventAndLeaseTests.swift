@@ -84,7 +84,7 @@ final class MemoryLeaseStore: LeaseStore, Sendable {
         let lease = try await store.get()
         #expect(lease?.spec.holderIdentity == nil, "released")
         let successor = LeaseRules(identity: "b", leaseDuration: 15, renewDeadline: 10)
-        guard case .write(let taken) = successor.decide(lease, name: "sluice", namespace: "sluice-system", now: Date()) else {
+        guard case .write(let taken) = successor.decide(lease, unchangedFor: 0, name: "sluice", namespace: "sluice-system", now: Date()) else {
             Issue.record("the successor still has to wait")
             return
         }
@@ -112,33 +112,47 @@ final class MemoryLeaseStore: LeaseStore, Sendable {
     let rules = LeaseRules(identity: "a", leaseDuration: 15, renewDeadline: 10)
 
     @Test func rulesTakeRenewWaitAndTakeOver() {
-        guard case .write(let created) = rules.decide(nil, name: "sluice", namespace: "sluice-system", now: Self.t0) else {
+        guard case .write(let created) = rules.decide(nil, unchangedFor: 0, name: "sluice", namespace: "sluice-system", now: Self.t0) else {
             Issue.record("no lease taken"); return
         }
         #expect(created.spec.holderIdentity == "a")
         #expect(created.spec.leaseTransitions == 0)
-        guard case .write(let renewed) = rules.decide(created, name: "sluice", namespace: "sluice-system", now: Self.t0 + 5) else {
+        guard case .write(let renewed) = rules.decide(created, unchangedFor: 5, name: "sluice", namespace: "sluice-system", now: Self.t0 + 5) else {
             Issue.record("not renewed"); return
         }
         #expect(renewed.spec.acquireTime == created.spec.acquireTime)
         #expect(renewed.spec.renewTime != created.spec.renewTime)
         let b = LeaseRules(identity: "b", leaseDuration: 15)
-        #expect(b.decide(renewed, name: "sluice", namespace: "sluice-system", now: Self.t0 + 19) == .wait)
-        guard case .write(let taken) = b.decide(renewed, name: "sluice", namespace: "sluice-system", now: Self.t0 + 20) else {
+        #expect(b.decide(renewed, unchangedFor: 14.9, name: "sluice", namespace: "sluice-system", now: Self.t0 + 19) == .wait)
+        guard case .write(let taken) = b.decide(renewed, unchangedFor: 15, name: "sluice", namespace: "sluice-system", now: Self.t0 + 20) else {
             Issue.record("expired lease not taken"); return
         }
         #expect(taken.spec.holderIdentity == "b")
         #expect(taken.spec.leaseTransitions == 1)
     }
 
+    /// Expiry is judged by the time this process has seen the record unchanged, whatever the
+    /// holder's `renewTime` says: a holder whose clock runs an hour ahead still loses its lease
+    /// `leaseDuration` after it stopped renewing, and one an hour behind keeps a lease it renews.
+    @Test func expiryIgnoresTheHoldersClock() {
+        let b = LeaseRules(identity: "b", leaseDuration: 15)
+        var ahead = Lease(name: "sluice", namespace: "ns", spec: .init(holderIdentity: "a", leaseDurationSeconds: 15,
+                                                                        renewTime: ISO8601DateFormatter().string(from: Self.t0 + 3600)))
+        #expect(b.decide(ahead, unchangedFor: 14, name: "sluice", namespace: "ns", now: Self.t0) == .wait)
+        #expect(b.decide(ahead, unchangedFor: 15, name: "sluice", namespace: "ns", now: Self.t0) != .wait, "taken though renewTime is in the future")
+        ahead.spec.renewTime = ISO8601DateFormatter().string(from: Self.t0 - 3600)
+        #expect(b.decide(ahead, unchangedFor: 1, name: "sluice", namespace: "ns", now: Self.t0) == .wait, "kept though renewTime is an hour old")
+    }
+
     @Test func twoElectorsExactlyOneLeads() async {
         let store = MemoryLeaseStore()
         let a = LeaderElector(rules: LeaseRules(identity: "a"), store: store, name: "sluice", namespace: "ns", logger: CapturedLogs().logger)
         let b = LeaderElector(rules: LeaseRules(identity: "b"), store: store, name: "sluice", namespace: "ns", logger: CapturedLogs().logger)
-        for second in stride(from: 0.0, to: 60, by: 2) {
-            let now = Self.t0 + second
-            let first = await a.attempt(now: now)
-            let second = await b.attempt(now: now)
+        let start = ContinuousClock.now
+        for second in stride(from: 0, to: 60, by: 2) {
+            let now = start + .seconds(second)
+            let first = await a.attempt(at: now)
+            let second = await b.attempt(at: now)
             #expect(first != second, "exactly one leads")
         }
         #expect(await a.isLeader)
@@ -149,18 +163,21 @@ final class MemoryLeaseStore: LeaseStore, Sendable {
         let store = MemoryLeaseStore()
         let a = LeaderElector(rules: LeaseRules(identity: "a", leaseDuration: 15, renewDeadline: 10), store: store, name: "sluice",
                               namespace: "ns", logger: CapturedLogs().logger)
-        #expect(await a.attempt(now: Self.t0))
+        let start = ContinuousClock.now
+        #expect(await a.attempt(at: start))
         store.state.withLock { $0.reachable = false }
-        var stoppedAt: Double?
-        for second in stride(from: 1.0, through: 20, by: 1) where stoppedAt == nil {
-            if await !a.attempt(now: Self.t0 + second) { stoppedAt = second }
+        var stoppedAt: Int?
+        for second in 1...20 where stoppedAt == nil {
+            if await !a.attempt(at: start + .seconds(second)) { stoppedAt = second }
         }
         #expect(stoppedAt == 10, "stops at the renew deadline")
         #expect((stoppedAt ?? 99) < 15, "before the lease expires and another may take over")
-        // Another elector cannot take over before expiry, and can after.
+        // Another elector, which first saw the lease at second 1, cannot take over before it has
+        // seen it unchanged for the lease's duration, and can after.
         store.state.withLock { $0.reachable = true }
         let b = LeaderElector(rules: LeaseRules(identity: "b"), store: store, name: "sluice", namespace: "ns", logger: CapturedLogs().logger)
-        #expect(await !b.attempt(now: Self.t0 + 14))
-        #expect(await b.attempt(now: Self.t0 + 15))
+        #expect(await !b.attempt(at: start + .seconds(1)))
+        #expect(await !b.attempt(at: start + .seconds(15)))
+        #expect(await b.attempt(at: start + .seconds(16)))
     }
 }
