@@ -128,19 +128,10 @@ extension APIStore {
         record(type, info, key.namespace, object, previous: previous)
     }
 
-    /// The Deployment controller's `pod-template-hash` the real way: FNV-32a over the template,
-    /// its decimal digits written with `rand.SafeEncodeString`'s alphabet (so only `4-9bcdf`
-    /// appear, as in real ReplicaSet names). The bytes hashed are the template's canonical JSON,
-    /// not Go's printing of the struct, so the values differ from a real cluster's.
-    static func templateHash(_ template: JSONValue) -> String {
-        let data = (try? JSONEncoder.sorted.encode(template)) ?? Data()
-        var h: UInt32 = 0x811c_9dc5
-        for byte in data {
-            h ^= UInt32(byte)
-            h = h &* 0x0100_0193
-        }
-        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        return String(String(h).unicodeScalars.map { alphabet[Int($0.value) % alphabet.count] })
+    /// The Deployment controller's `pod-template-hash`, as `controller.ComputeHash` computes it
+    /// (see `PodTemplateHash`): the same names a real cluster gives the same template.
+    static func templateHash(_ template: JSONValue, collisionCount: Int? = nil) -> String {
+        PodTemplateHash.compute(template, collisionCount: collisionCount)
     }
 
     /// Two pod templates are the same but for the `pod-template-hash` label.

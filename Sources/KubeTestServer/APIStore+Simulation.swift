@@ -164,7 +164,7 @@ extension APIStore {
 
     func createReplicaSet(_ deployment: JSONValue, key: Key, replicas: Int, revision: Int, rsInfo: ResourceInfo) -> Key {
         let template = deployment["spec"]?["template"] ?? [:]
-        let hash = APIStore.templateHash(template)
+        let hash = APIStore.templateHash(template, collisionCount: deployment["status"]?["collisionCount"]?.number.map { Int($0) })
         let rsKey = Key(resource: replicaSetsKey, namespace: key.namespace, name: "\(key.name)-\(hash)")
         var podTemplate = template
         var podLabels = podTemplate["metadata"]?["labels"]?.object ?? [:]

@@ -49,10 +49,47 @@ enum BuiltinDefaults {
         if pod["securityContext"] == nil { pod["securityContext"] = [:] }
         if pod["terminationGracePeriodSeconds"] == nil { pod["terminationGracePeriodSeconds"] = 30 }
         if pod["schedulerName"] == nil { pod["schedulerName"] = "default-scheduler" }
-        for list in ["containers", "initContainers"] {
+        for list in ["containers", "initContainers", "ephemeralContainers"] {
             if let containers = pod[list]?.array { pod[list] = .array(containers.map(container)) }
         }
+        if let volumes = pod["volumes"]?.array { pod["volumes"] = .array(volumes.map(volume)) }
         spec["template"]?["spec"] = pod
+    }
+
+    /// `SetDefaults_Volume` and the sources' own: no source is an emptyDir; file modes 0644.
+    private static func volume(_ input: JSONValue) -> JSONValue {
+        var v = input
+        let sources = (v.object ?? [:]).keys.filter { $0 != "name" }
+        if sources.isEmpty { v["emptyDir"] = [:] }
+        for source in ["secret", "configMap", "downwardAPI", "projected"] where v[source]?.object != nil && v[source]?["defaultMode"] == nil {
+            v[source]?["defaultMode"] = 420
+        }
+        if let items = v["downwardAPI"]?["items"]?.array {
+            v["downwardAPI"]?["items"] = .array(items.map { item in
+                var i = item
+                if i["fieldRef"]?.object != nil, i["fieldRef"]?["apiVersion"] == nil { i["fieldRef"]?["apiVersion"] = "v1" }
+                return i
+            })
+        }
+        if v["hostPath"]?.object != nil, v["hostPath"]?["type"] == nil { v["hostPath"]?["type"] = "" }
+        return v
+    }
+
+    /// `SetDefaults_Probe` and `SetDefaults_HTTPGetAction`, for a probe or a lifecycle handler.
+    private static func handler(_ input: JSONValue, probe: Bool) -> JSONValue {
+        var h = input
+        if probe {
+            for (field, value) in [("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1), ("failureThreshold", 3)]
+            where h[field] == nil {
+                h[field] = .number(Double(value))
+            }
+            if h["grpc"]?.object != nil, h["grpc"]?["service"] == nil { h["grpc"]?["service"] = "" }
+        }
+        if h["httpGet"]?.object != nil {
+            if h["httpGet"]?["path"] == nil { h["httpGet"]?["path"] = "/" }
+            if h["httpGet"]?["scheme"] == nil { h["httpGet"]?["scheme"] = "HTTP" }
+        }
+        return h
     }
 
     private static func container(_ input: JSONValue) -> JSONValue {
@@ -62,6 +99,21 @@ enum BuiltinDefaults {
         if c["terminationMessagePolicy"] == nil { c["terminationMessagePolicy"] = "File" }
         // A struct, not a pointer, in the Go types: always written, if only as {}.
         if c["resources"] == nil { c["resources"] = [:] }
+        for name in ["livenessProbe", "readinessProbe", "startupProbe"] {
+            if let probe = c[name], probe.object != nil { c[name] = handler(probe, probe: true) }
+        }
+        for name in ["postStart", "preStop"] {
+            if let hook = c["lifecycle"]?[name], hook.object != nil { c["lifecycle"]?[name] = handler(hook, probe: false) }
+        }
+        if let env = c["env"]?.array {
+            c["env"] = .array(env.map { variable in
+                var e = variable
+                if e["valueFrom"]?["fieldRef"]?.object != nil, e["valueFrom"]?["fieldRef"]?["apiVersion"] == nil {
+                    e["valueFrom"]?["fieldRef"]?["apiVersion"] = "v1"
+                }
+                return e
+            })
+        }
         if let ports = c["ports"]?.array {
             c["ports"] = .array(ports.map { port in
                 var p = port

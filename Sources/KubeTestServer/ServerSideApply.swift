@@ -222,7 +222,12 @@ enum FieldOwnership {
         var result = schema == nil ? Patching.strategic(current, applied) : merge(current, applied, schema: schema)
         // What this manager no longer applies, and nobody else owns, goes.
         let others = owners.filter { !($0.manager == manager && $0.operation == "Apply") }.reduce(into: Set<Path>()) { $0.formUnion($1.paths) }
-        for path in before.subtracting(wanted.keys).subtracting(others).sorted(by: { $0.count > $1.count }) {
+        // Deepest first; at one depth a list element's own marker before its fields, since its
+        // key fields are how it is found.
+        let gone = before.subtracting(wanted.keys).subtracting(others).sorted {
+            $0.count != $1.count ? $0.count > $1.count : ($0.last == .field(".")) && $1.last != .field(".")
+        }
+        for path in gone {
             remove(path[...], from: &result)
         }
         // Forced: the fields taken leave their old owners.
