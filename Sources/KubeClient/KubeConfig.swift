@@ -9,6 +9,9 @@ public struct KubeConfig: Sendable, Hashable {
     public var certificateAuthority: Data?
     public var insecureSkipTLSVerify: Bool
     public var tlsServerName: String?
+    /// The cluster's `proxy-url` (`http://`, `https://` or `socks5://`); nil: `HTTPS_PROXY`,
+    /// `HTTP_PROXY` and `NO_PROXY` from the environment decide, as for client-go.
+    public var proxyURL: String?
     public var credentials: Credentials
     /// The context's namespace, or the service account's.
     public var namespace: String
@@ -26,8 +29,9 @@ public struct KubeConfig: Sendable, Hashable {
     }
 
     public init(server: String, certificateAuthority: Data? = nil, insecureSkipTLSVerify: Bool = false,
-                tlsServerName: String? = nil, credentials: Credentials = .none, namespace: String = "default",
+                tlsServerName: String? = nil, proxyURL: String? = nil, credentials: Credentials = .none, namespace: String = "default",
                 contextName: String? = nil) {
+        self.proxyURL = proxyURL
         self.server = server
         self.certificateAuthority = certificateAuthority
         self.insecureSkipTLSVerify = insecureSkipTLSVerify
@@ -103,7 +107,8 @@ extension KubeConfig {
             guard let ctx = contexts[name] else { throw .unknownContext(name) }
             guard let (cluster, clusterDir) = clusters[ctx.cluster] else { throw .unknownCluster(ctx.cluster, context: name) }
             var config = KubeConfig(server: cluster.server, insecureSkipTLSVerify: cluster.insecureSkipTLSVerify ?? false,
-                                    tlsServerName: cluster.tlsServerName, namespace: ctx.namespace ?? "default", contextName: name)
+                                    tlsServerName: cluster.tlsServerName, proxyURL: cluster.proxyURL, namespace: ctx.namespace ?? "default",
+                                    contextName: name)
             config.certificateAuthority = try KubeConfig.material(data: cluster.certificateAuthorityData,
                                                                   file: cluster.certificateAuthority, directory: clusterDir,
                                                                   field: "certificate-authority")

@@ -33,8 +33,10 @@ struct KubeconfigFile: Decodable {
         var certificateAuthorityData: String?
         var insecureSkipTLSVerify: Bool?
         var tlsServerName: String?
+        var proxyURL: String?
 
         enum CodingKeys: String, CodingKey {
+            case proxyURL = "proxy-url"
             case server
             case certificateAuthority = "certificate-authority"
             case certificateAuthorityData = "certificate-authority-data"

@@ -19,8 +19,13 @@ public final class KubernetesClient: Sendable {
     /// The TLS settings from the kubeconfig; an exec plugin's client certificate is added per request.
     let tls: TLSConfiguration
 
+    /// The server's URL as requests name it: with `tls-server-name`, that name (the connection
+    /// still goes to the server's address, and its certificate is checked against the name).
+    let base: String
+
     public init(config: KubeConfig, logger: Logger, qps: Double = 50, burst: Int = 100,
-                requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10)) throws(KubeClientError) {
+                requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10),
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws(KubeClientError) {
         self.config = config
         self.logger = logger
         self.limiter = TokenBucket(qps: qps, burst: burst, clock: ContinuousClock())
@@ -34,10 +39,24 @@ public final class KubernetesClient: Sendable {
         }
         let tls = try KubernetesClient.tls(config)
         self.tls = tls
+        var dnsOverride: [String: String] = [:]
+        var base = config.server.trimmingTrailingSlash
+        if let name = config.tlsServerName, !name.isEmpty, var url = URLComponents(string: base), let host = url.host, host != name {
+            dnsOverride[name] = host
+            url.host = name
+            base = url.string ?? base
+        }
+        self.base = base
+        let proxy = ProxySettings.configuration(try ProxySettings.choose(server: config.server, proxyURL: config.proxyURL,
+                                                                         environment: environment))
         var requestConfig = HTTPClient.Configuration(tlsConfiguration: tls)
+        requestConfig.dnsOverride = dnsOverride
+        requestConfig.proxy = proxy
         let connect = TimeAmount.milliseconds(connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000)
         requestConfig.timeout = .init(connect: connect, read: self.requestTimeout)
         var watchConfig = HTTPClient.Configuration(tlsConfiguration: tls)
+        watchConfig.dnsOverride = dnsOverride
+        watchConfig.proxy = proxy
         // Watches ask the server to end them after `timeoutSeconds` (Watcher: 300 s) and carry
         // bookmarks, so one silent for longer is a half-open connection: fail it and watch again.
         watchConfig.timeout = .init(connect: connect, read: .seconds(KubernetesClient.watchSilenceLimit))
@@ -169,7 +188,7 @@ public final class KubernetesClient: Sendable {
         var components = URLComponents()
         components.queryItems = query.isEmpty ? nil : query.map { URLQueryItem(name: $0.0, value: $0.1) }
         let encoded = components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
-        return config.server.trimmingTrailingSlash + path + encoded
+        return base + path + encoded
     }
 
     func request(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?, contentType: String?)

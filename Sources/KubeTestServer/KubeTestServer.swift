@@ -28,12 +28,14 @@ public final class KubeTestServer: Sendable {
     /// objects stored in the server, as kube-apiserver's RBAC authorizer does; `token` is an
     /// administrator's (`system:masters`). With neither, every request is allowed.
     /// With `clientCertificateAuthority` (PEM), it serves TLS and every client must present a
-    /// certificate that authority signed, or the handshake fails.
+    /// certificate that authority signed, or the handshake fails. With `certificateNames`, it
+    /// serves TLS with a certificate for those DNS names only (not for 127.0.0.1).
     public init(port: Int = 0, token: String? = nil, tls: Bool = false, replayWindow: Int = 1000,
-                bookmarkInterval: Double = 10, users: [String: User] = [:], clientCertificateAuthority: Data? = nil) async throws {
+                bookmarkInterval: Double = 10, users: [String: User] = [:], clientCertificateAuthority: Data? = nil,
+                certificateNames: [String]? = nil) async throws {
         let sslContext: NIOSSLContext?
-        if tls || clientCertificateAuthority != nil {
-            let (context, certificate) = try SelfSignedCertificate.serverContext(clientCA: clientCertificateAuthority)
+        if tls || clientCertificateAuthority != nil || certificateNames != nil {
+            let (context, certificate) = try SelfSignedCertificate.serverContext(clientCA: clientCertificateAuthority, names: certificateNames)
             certificateAuthority = certificate
             sslContext = context
         } else {

@@ -5,8 +5,10 @@ import NIOSSL
 public enum SelfSignedCertificate {
     /// A TLS server context with a fresh certificate, and that certificate (PEM) for clients to trust.
     /// With `clientCA`, every client must present a certificate that CA signed.
-    public static func serverContext(clientCA: Data? = nil) throws -> (context: NIOSSLContext, certificate: Data) {
-        let (certificate, key) = try make()
+    /// `names`: DNS names the certificate carries instead of 127.0.0.1 and localhost (a server
+    /// reached by address whose certificate names only its DNS name, as `tls-server-name` is for).
+    public static func serverContext(clientCA: Data? = nil, names: [String]? = nil) throws -> (context: NIOSSLContext, certificate: Data) {
+        let (certificate, key) = try make(names: names)
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key), format: .pem)))
@@ -25,10 +27,12 @@ public enum SelfSignedCertificate {
     }
 
     /// PEM certificate and key, valid for a day.
-    static func make() throws -> (certificate: Data, key: Data) {
-        try openssl { dir in
+    static func make(names: [String]? = nil) throws -> (certificate: Data, key: Data) {
+        let subject = "/CN=" + (names?.first ?? "127.0.0.1")
+        let alternatives = names.map { $0.map { "DNS:\($0)" }.joined(separator: ",") } ?? "IP:127.0.0.1,DNS:localhost"
+        return try openssl { dir in
             [["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", dir + "/key.pem",
-              "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]]
+              "-out", dir + "/cert.pem", "-days", "1", "-subj", subject, "-addext", "subjectAltName=" + alternatives]]
         } read: { dir in (try read(dir + "/cert.pem"), try read(dir + "/key.pem")) }
     }
 
