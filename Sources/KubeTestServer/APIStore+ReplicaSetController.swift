@@ -51,7 +51,10 @@ extension APIStore {
             }
         }
         pods[key] = list
-        var status: [String: JSONValue] = ["replicas": .number(Double(list.count)), "observedGeneration": rs["metadata"]?["generation"] ?? 1]
+        // As the real ReplicaSetStatus serializes: `replicas` always, the other counts only when not
+        // zero, `terminatingReplicas` (a pointer) always once the controller has written status.
+        var status: [String: JSONValue] = ["replicas": .number(Double(list.count)), "observedGeneration": rs["metadata"]?["generation"] ?? 1,
+                                           "terminatingReplicas": 0]
         if !list.isEmpty { status["fullyLabeledReplicas"] = .number(Double(list.count)) }
         if ready > 0 { status["readyReplicas"] = .number(Double(ready)) }
         if available > 0 { status["availableReplicas"] = .number(Double(available)) }

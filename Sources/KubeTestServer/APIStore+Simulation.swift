@@ -269,12 +269,15 @@ extension APIStore {
         let ready = sum("readyReplicas")
         let available = sum("availableReplicas")
         let updated = newKey.flatMap { objects[$0] }.map { Int($0["status"]?["replicas"]?.number ?? 0) } ?? 0
-        var status: [String: JSONValue] = ["observedGeneration": deployment["metadata"]?["generation"] ?? 1,
-                                           "replicas": .number(Double(total))]
-        if newKey != nil { status["updatedReplicas"] = .number(Double(updated)) }
-        if ready > 0 { status["readyReplicas"] = .number(Double(ready)) }
-        if available > 0 { status["availableReplicas"] = .number(Double(available)) }
-        if replicas - available > 0 { status["unavailableReplicas"] = .number(Double(replicas - available)) }
+        // `calculateStatus`: unavailable is what the ReplicaSets are sized for (surge included)
+        // less what is available. The counts are `omitempty`: absent at zero; terminatingReplicas is
+        // a pointer, always there.
+        let unavailable = max(0, owned.values.reduce(0) { $0 + APIStore.specReplicas($1) } - available)
+        var status: [String: JSONValue] = ["observedGeneration": deployment["metadata"]?["generation"] ?? 1, "terminatingReplicas": 0]
+        for (field, value) in [("replicas", total), ("updatedReplicas", updated), ("readyReplicas", ready), ("availableReplicas", available),
+                               ("unavailableReplicas", unavailable)] where value > 0 {
+            status[field] = .number(Double(value))
+        }
         if let count = deployment["status"]?["collisionCount"] { status["collisionCount"] = count }
         var conditions = deployment["status"]?["conditions"]?.array ?? []
         let stamp = JSONValue.string(KubeTime(now).formatted)

@@ -34,7 +34,7 @@ public final class LoopbackHTTPServer: Sendable {
     let stats = Stats()
 
     /// Streams one HTTP/2 connection may carry at once.
-    public static let maxStreamsPerConnection = 250
+    public static let maxStreamsPerConnection = 100
 
     /// Requests answered, by protocol version.
     public final class Stats: Sendable {
@@ -64,7 +64,7 @@ public final class LoopbackHTTPServer: Sendable {
                     }
                 }
                 // Over TLS, HTTP/2 or HTTP/1.1 as ALPN settles it; HTTP/2 with a per-connection
-                // stream limit (Go's default, which kube-apiserver keeps).
+                // stream limit (kube-apiserver's: 100 unless --http2-max-streams-per-connection says otherwise).
                 return tlsReady.flatMap {
                     channel.configureHTTP2SecureUpgrade(h2ChannelConfigurator: { channel in
                         channel.configureHTTP2Pipeline(mode: .server, initialLocalSettings: [

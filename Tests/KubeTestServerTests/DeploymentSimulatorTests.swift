@@ -95,6 +95,13 @@ import Testing
         return (order.map { sizes[$0]! }, reasons)
     }
 
+    /// The Deployment statuses a recording holds, in order.
+    static func recordedStatuses(_ file: String) throws -> [JSONValue] {
+        try JSONDecoder().decode([JSONValue].self, from: Data(contentsOf: RepositoryFiles.sharedFixtures
+            .appendingPathComponent("kubernetes/deployment-controller/\(file).json")))
+            .filter { $0["kind"] == "Deployment" }.compactMap { $0["status"] }
+    }
+
     @Test(arguments: [("rolling-25-25", JSONValue.string("25%"), JSONValue.string("25%")), ("rolling-surge1-unavail0", 1, 0)])
     func aRollingUpdateStepsAsTheRealControllerSteps(file: String, surge: JSONValue, unavailable: JSONValue) async throws {
         let expected: [[Int]] = try Self.recorded(file).sizes
@@ -134,14 +141,16 @@ import Testing
                 .deployments, namespace: "shop", resourceVersion: rolled["metadata"]!["resourceVersion"]!.string!, timeoutSeconds: 30, allowBookmarks: false)
             let reasons = Task {
                 var reasons: [String] = []
+                var statuses: [JSONValue] = []
                 for try await line in deployments {
                     guard case .modified(let d) = line.event else { continue }
+                    statuses.append(d["status"] ?? .null)
                     if let reason = Self.condition(d, "Progressing")?["reason"]?.string, reasons.last != reason, !(reasons.isEmpty && reason == "NewReplicaSetAvailable") {
                         reasons.append(reason)
                     }
                     if reasons.last == "NewReplicaSetAvailable" { break }
                 }
-                return reasons
+                return (reasons, statuses)
             }
             // The write's answer carries no new status: the controller acts afterwards.
             let patched: JSONValue = try await client.patch(.deployments, namespace: "shop", name: "web",
@@ -150,7 +159,20 @@ import Testing
             let (seen, seenPairs) = try await sizes.value
             #expect(seen == expected, "each ReplicaSet's sizes, in order")
             #expect(seenPairs == expectedPairs, "and how the two ReplicaSets' steps interleave")
-            #expect(try await reasons.value == expectedReasons, "the Progressing reasons, in order")
+            let (seenReasons, statuses) = try await reasons.value
+            #expect(seenReasons == expectedReasons, "the Progressing reasons, in order")
+            // Status as the real controller writes it: zeros left out, terminatingReplicas always
+            // there, and unavailable counted as calculateStatus counts it — what the ReplicaSets are
+            // sized for, surge included, less what is available — so that, as in the recording, it
+            // exceeds the Deployment's replicas less the available ones while a surge is up.
+            let counts = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"]
+            #expect(statuses.allSatisfy { $0["terminatingReplicas"] == 0 }, "\(statuses)")
+            #expect(statuses.allSatisfy { st in counts.allSatisfy { st[$0] != 0 } }, "zero counts are omitted")
+            func surgeCounted(_ st: JSONValue) -> Bool {
+                Int(st["unavailableReplicas"]?.number ?? 0) > 4 - Int(st["availableReplicas"]?.number ?? 0)
+            }
+            #expect(try Self.recordedStatuses(file).contains(where: surgeCounted), "the recording counts the surge")
+            #expect(statuses.contains(where: surgeCounted), "so does the simulator: \(statuses.map { st in counts.map { Int(st[$0]?.number ?? 0) } })")
             let done = try await Self.until(client, Self.complete)
             #expect(done["metadata"]?["annotations"]?["deployment.kubernetes.io/revision"] == "2")
             #expect(done["status"]?["conditions"]?.array?.contains { $0["type"] == "Available" && $0["status"] == "True" } == true)
