@@ -32,6 +32,67 @@ import Testing
     }
 }
 
+/// Concurrency, memory and spam bounds of the recorder, as client-go's EventCorrelator has them.
+@Suite struct EventRecorderBoundsTests {
+    static let rollout = EventRecorder.InvolvedObject(apiVersion: "sluice.dev/v1alpha1", kind: "Rollout", name: "checkout", namespace: "shop")
+    static let answer: ScriptedServer.Script = { request in
+        request.method == "POST" ? .json(201, String(decoding: request.body, as: UTF8.self)) : .json(200, #"{"metadata":{"name":"e"}}"#)
+    }
+
+    @Test func concurrentIdenticalCallsCreateOneEvent() async throws {
+        try await withServer(Self.answer) { client, server in
+            let recorder = EventRecorder(client: client, logger: CapturedLogs().logger)
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<5 { group.addTask { await recorder.record(Self.rollout, type: "Normal", reason: "TrafficShifted", message: "20%") } }
+            }
+            let r = server.requests
+            #expect(r.map(\.method) == ["POST", "PATCH", "PATCH", "PATCH", "PATCH"], "one create, then the count raised")
+            #expect(r.last?.json?["count"] as? Int == 5)
+        }
+    }
+
+    @Test func whatIsRememberedIsBoundedLeastRecentlyUsedFirst() async throws {
+        try await withServer(Self.answer) { client, server in
+            let recorder = EventRecorder(client: client, logger: CapturedLogs().logger, maxRemembered: 2)
+            for message in ["a", "b", "a", "c", "a", "b"] {
+                await recorder.record(Self.rollout, type: "Normal", reason: "R", message: message)
+            }
+            // a, b created; a raised; c created (b, least recently used, forgotten); a raised; b created again.
+            #expect(server.requests.map(\.method) == ["POST", "POST", "PATCH", "POST", "PATCH", "POST"])
+        }
+    }
+
+    @Test func aSpamFilterPerObjectDropsBeyondItsBurst() async throws {
+        try await withServer(Self.answer) { client, server in
+            let recorder = EventRecorder(client: client, logger: CapturedLogs().logger, burst: 3, refill: 300)
+            let t0 = Date(timeIntervalSince1970: 1_764_237_600)
+            for i in 0..<5 { await recorder.record(Self.rollout, type: "Normal", reason: "R", message: "m\(i)", now: t0) }
+            #expect(server.requests.count == 3)
+            #expect(await recorder.dropped == 2)
+            // Another object has its own bucket.
+            var other = Self.rollout
+            other.name = "payments"
+            await recorder.record(other, type: "Normal", reason: "R", message: "m", now: t0)
+            #expect(server.requests.count == 4)
+            // One token back after five minutes.
+            await recorder.record(Self.rollout, type: "Normal", reason: "R", message: "later", now: t0 + 300)
+            await recorder.record(Self.rollout, type: "Normal", reason: "R", message: "too soon", now: t0 + 301)
+            #expect(server.requests.count == 5)
+        }
+    }
+
+    @Test func anEventAboutAClusterScopedObjectGoesToDefault() async throws {
+        try await withServer(Self.answer) { client, server in
+            let recorder = EventRecorder(client: client, logger: CapturedLogs().logger)
+            let template = EventRecorder.InvolvedObject(apiVersion: "sluice.dev/v1alpha1", kind: "ClusterAnalysisTemplate", name: "slo", namespace: "")
+            await recorder.record(template, type: "Warning", reason: "InvalidSpec", message: "bad")
+            await recorder.record(template, type: "Warning", reason: "InvalidSpec", message: "bad")
+            #expect(server.requests.first?.path == "/api/v1/namespaces/default/events")
+            #expect(server.requests.last?.path.hasPrefix("/api/v1/namespaces/default/events/slo.") == true)
+        }
+    }
+}
+
 /// A Lease store in memory, with resourceVersion compare-and-swap like the API server's, and an off switch.
 final class MemoryLeaseStore: LeaseStore, Sendable {
     struct Unreachable: Error {}
