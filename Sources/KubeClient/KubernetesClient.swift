@@ -25,7 +25,11 @@ public final class KubernetesClient: Sendable {
 
     public init(config: KubeConfig, logger: Logger, qps: Double = 50, burst: Int = 100,
                 requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10),
-                environment: [String: String] = ProcessInfo.processInfo.environment) throws(KubeClientError) {
+                environment: [String: String] = ProcessInfo.processInfo.environment,
+                http2ReadIdle: Duration = .seconds(30), http2PingTimeout: Duration = .seconds(15)) throws(KubeClientError) {
+        let keepaliveIdle = TimeAmount.nanoseconds(http2ReadIdle.components.seconds * 1_000_000_000 + http2ReadIdle.components.attoseconds / 1_000_000_000)
+        let keepalivePingTimeout = TimeAmount.nanoseconds(http2PingTimeout.components.seconds * 1_000_000_000
+            + http2PingTimeout.components.attoseconds / 1_000_000_000)
         self.config = config
         self.logger = logger
         self.limiter = TokenBucket(qps: qps, burst: burst, clock: ContinuousClock())
@@ -62,6 +66,14 @@ public final class KubernetesClient: Sendable {
         watchConfig.timeout = .init(connect: connect, read: .seconds(KubernetesClient.watchSilenceLimit))
         // One connection per open watch: a controller holds a dozen; the default allows 8 per host.
         watchConfig.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: KubernetesClient.maxWatches)
+        // A stuck HTTP/2 connection is noticed by PING and closed (see HTTP2Keepalive).
+        let keepalive: @Sendable (Channel) -> EventLoopFuture<Void> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(HTTP2Keepalive(readIdle: keepaliveIdle, pingTimeout: keepalivePingTimeout))
+            }
+        }
+        requestConfig.http2ConnectionDebugInitializer = keepalive
+        watchConfig.http2ConnectionDebugInitializer = keepalive
         requests = HTTPClient(eventLoopGroupProvider: .singleton, configuration: requestConfig)
         watches = HTTPClient(eventLoopGroupProvider: .singleton, configuration: watchConfig)
     }
@@ -80,6 +92,8 @@ public final class KubernetesClient: Sendable {
 
     static func tls(_ config: KubeConfig) throws(KubeClientError) -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
+        // A connection closed as stuck is not waited on for its close_notify (5 s by default).
+        tls.shutdownTimeout = .seconds(1)
         do {
             if config.insecureSkipTLSVerify { tls.certificateVerification = .none }
             if let ca = config.certificateAuthority {

@@ -74,6 +74,9 @@ public final class KubeTestServer: Sendable {
         _ = try await store.create(info, namespace: nil, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
     }
 
+    /// Every client connection open now stops being read, while staying open (see `LoopbackHTTPServer.stallConnections`).
+    public func stallConnections() { http.stallConnections() }
+
     public func stop() async throws {
         controllers?.cancel()
         faults.cutWatches()

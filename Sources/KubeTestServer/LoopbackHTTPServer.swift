@@ -32,6 +32,24 @@ public final class LoopbackHTTPServer: Sendable {
     let channel: Channel
     let answering = Answering()
     let stats = Stats()
+    let connections = Connections()
+
+    /// The open connections, so a test can stall them.
+    final class Connections: Sendable {
+        let open = Mutex<[ObjectIdentifier: Channel]>([:])
+        func add(_ channel: Channel) {
+            open.withLock { $0[ObjectIdentifier(channel)] = channel }
+            channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
+        }
+    }
+
+    /// Every connection open now stops reading — requests, HTTP/2 PINGs, everything — while it
+    /// stays open: a stuck peer or a black-holed route. New connections are served as usual.
+    public func stallConnections() {
+        for channel in connections.open.withLock({ Array($0.values) }) {
+            channel.eventLoop.execute { _ = channel.setOption(ChannelOptions.autoRead, value: false) }
+        }
+    }
 
     /// Streams one HTTP/2 connection may carry at once.
     public static let maxStreamsPerConnection = 100
@@ -52,9 +70,11 @@ public final class LoopbackHTTPServer: Sendable {
         self.group = group
         let answering = self.answering
         let stats = self.stats
+        let connections = self.connections
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
+                connections.add(channel)
                 let tlsReady: EventLoopFuture<Void> = tls.map { context in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                 } ?? channel.eventLoop.makeSucceededVoidFuture()
