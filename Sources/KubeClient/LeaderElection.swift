@@ -199,7 +199,8 @@ public actor LeaderElector {
         }
         if was {
             await onChange(false)
-            await release()
+            // Not in this cancelled task: its requests would be cancelled before they are sent.
+            await Task { await self.release() }.value
         }
     }
 
