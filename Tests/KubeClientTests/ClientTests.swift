@@ -87,6 +87,7 @@ func withServer(_ script: @escaping ScriptedServer.Script, logs: CapturedLogs = 
             }
             do {
                 let _: Thing = try await client.update(.configMaps, namespace: "shop", name: "b", stale)
+                Issue.record("a stale update went through")
             } catch let error as KubeClientError {
                 #expect(error.label == "conflict")
             }
@@ -223,12 +224,14 @@ func withServer(_ script: @escaping ScriptedServer.Script, logs: CapturedLogs = 
         }, logs: logs) { client, _ in
             do {
                 let _: Thing = try await client.get(.configMaps, namespace: "shop", name: "busy")
+                Issue.record("no error")
             } catch let error as KubeClientError {
                 guard case .throttled(_, let after) = error else { Issue.record("\(error)"); return }
                 #expect(after == 2)
             }
             do {
                 let _: Thing = try await client.get(.configMaps, namespace: "shop", name: "broken")
+                Issue.record("no error")
             } catch let error as KubeClientError {
                 #expect(error.label == "server_error")
                 #expect(error.status?.message == "upstream failed")
