@@ -33,17 +33,16 @@ extension Planner {
             enterPromotion("promoted in full by command")
             return
         }
-        if !checkBackgroundAnalysis() { return }
+        guard settle(backgroundAnalysis()) else { return }
         if let digest = status.stepsDigest, digest != stepsDigest {
             // The steps were edited under the release: a gate may have moved before the current
             // step, or the current step past the end. Never skip one unasked: hold until a person
             // has looked and says go on (from the same position in the new steps).
             let index = status.currentStepIndex ?? 0
             guard takePromoteStep() else {
-                status.phase = .paused
-                status.message = "the steps changed during the release (at step \(index + 1), now \(steps.count) steps); "
+                _ = settle(.held("the steps changed during the release (at step \(index + 1), now \(steps.count) steps); "
                     + "check the new steps, then promote (sluice.dev/promote: step) to go on from step \(min(index, steps.count) + 1), "
-                    + "or abort"
+                    + "or abort"))
                 return
             }
             status.stepsDigest = stepsDigest
@@ -51,17 +50,59 @@ extension Planner {
             status.stepStartedAt = now
         }
         while let index = status.currentStepIndex, index < steps.count {
-            guard runStep(steps[index], index: index, of: steps.count) else { return }
+            guard settle(runStep(steps[index], index: index, of: steps.count)) else { return }
             status.currentStepIndex = index + 1
             status.stepStartedAt = now
-            if !checkBackgroundAnalysis() { return }
+            guard settle(backgroundAnalysis()) else { return }
         }
         if backgroundRunning {
-            status.phase = .progressing
-            status.message = "all steps passed; waiting for background analysis to finish"
+            _ = settle(.waiting("all steps passed; waiting for background analysis to finish"))
             return
         }
         enterPromotion("every step passed")
+    }
+
+    /// What a step (or the background analysis) decided: each returns one, and `settle` alone
+    /// writes it into status.
+    enum StepOutcome: Equatable {
+        /// Done: the next step runs in this same plan. With a message when it has one to say.
+        case complete(String?)
+        /// Not done yet: the release stays Progressing, saying why.
+        case waiting(String)
+        /// Held until a person acts (a pause, an inconclusive analysis, edited steps): Paused.
+        case held(String)
+        /// The step ended the release (a rollback): status already says how.
+        case ended
+    }
+
+    /// Writes a step's outcome into the phase and message; true when the next step may run.
+    mutating func settle(_ outcome: StepOutcome) -> Bool {
+        switch outcome {
+        case .complete(let message):
+            status.phase = .progressing
+            if let message { status.message = message }
+            return true
+        case .waiting(let message):
+            status.phase = .progressing
+            status.message = message
+            return false
+        case .held(let message):
+            status.phase = .paused
+            status.message = message
+            return false
+        case .ended:
+            return false
+        }
+    }
+
+    /// Waits for `what` (within the deadline), saying `message`; `.ended` when the deadline passed.
+    mutating func wait(_ message: String, on what: String) -> StepOutcome {
+        awaiting(what) ? .ended : .waiting(message)
+    }
+
+    /// Complete once the routes say what status says; else waits for them, within the deadline.
+    mutating func once(observed what: String, _ message: String) -> StepOutcome {
+        trafficObserved ? .complete(message) : wait(message, on: what)
     }
 
     mutating func enterPromotion(_ reason: String) {
@@ -76,30 +117,25 @@ extension Planner {
         Revision.digest((try? JSONValue(encoding: steps)).map(Revision.canonical) ?? "")
     }
 
-    /// Runs one step; true when it is complete.
-    mutating func runStep(_ step: CanaryStep, index: Int, of count: Int) -> Bool {
-        status.phase = .progressing
+    /// Runs one step and says what it decided.
+    mutating func runStep(_ step: CanaryStep, index: Int, of count: Int) -> StepOutcome {
         let label = "step \(index + 1)/\(count)"
         switch step.kind {
         case .setWeight(let weight):
             if status.weights?.canary != weight {
                 guard canaryReady(for: weight) else {
-                    status.message = "\(label): scaling the canary for \(weight)%"
-                    _ = awaiting("the canary \(status.canaryReplicaSet ?? "") ready for \(weight)%")
-                    return false
+                    return wait("\(label): scaling the canary for \(weight)%", on: "the canary \(status.canaryReplicaSet ?? "") ready for \(weight)%")
                 }
                 guard stableCapacity >= 100 - weight else {
-                    status.message = "\(label): waiting for the stable revision's replicas to take \(100 - weight)%"
-                    _ = awaiting("the stable revision ready for \(100 - weight)%")
-                    return false
+                    return wait("\(label): waiting for the stable revision's replicas to take \(100 - weight)%",
+                                on: "the stable revision ready for \(100 - weight)%")
                 }
                 var traffic = currentTraffic
                 traffic.weights = Weights(canary: weight)
                 setTraffic(traffic)
                 actions.append(.recordEvent(Event(.normal, .trafficShifted, "canary weight \(weight)%")))
             }
-            status.message = "\(label): canary weight \(weight)%"
-            return observed("the routes to send \(weight)% to the canary")
+            return once(observed: "the routes to send \(weight)% to the canary", "\(label): canary weight \(weight)%")
         case .pause(let pause):
             return runPause(pause, label: label)
         case .analysis:
@@ -111,8 +147,7 @@ extension Planner {
                 setTraffic(traffic)
                 actions.append(.recordEvent(Event(.normal, .mirrorChanged, "mirroring \(mirror.percentage)% to the canary")))
             }
-            status.message = "\(label): mirroring \(mirror.percentage)%"
-            return observed("the routes to mirror \(mirror.percentage)% to the canary")
+            return once(observed: "the routes to mirror \(mirror.percentage)% to the canary", "\(label): mirroring \(mirror.percentage)%")
         case .setHeaderRoute(let route):
             if !(status.headerRoutes ?? []).contains(route.name) {
                 var traffic = currentTraffic
@@ -120,82 +155,69 @@ extension Planner {
                 setTraffic(traffic)
                 actions.append(.recordEvent(Event(.normal, .headerRouteSet, "header route \(route.name) sends matching requests to the canary")))
             }
-            status.message = "\(label): header route \(route.name)"
-            return observed("the routes to carry header route \(route.name)")
+            return once(observed: "the routes to carry header route \(route.name)", "\(label): header route \(route.name)")
         case nil:
-            return false
+            return .waiting("\(label): a step of no known kind")
         }
     }
 
-    mutating func runPause(_ pause: PauseStep, label: String) -> Bool {
-        if takePromoteStep() { return true }
+    mutating func runPause(_ pause: PauseStep, label: String) -> StepOutcome {
+        if takePromoteStep() { return .complete(nil) }
         guard let seconds = pause.duration?.seconds else {
-            status.phase = .paused
-            status.message = "\(label): paused until promoted (annotate \(Labels.promote)=step)"
-            return false
+            return .held("\(label): paused until promoted (annotate \(Labels.promote)=step)")
         }
         let started = status.stepStartedAt ?? now
         let remaining = started.secondsSince1970 + seconds - now.secondsSince1970
-        if remaining <= 0 { return true }
-        status.message = "\(label): pausing \(pause.duration!.text)"
+        if remaining <= 0 { return .complete(nil) }
         after(remaining)
-        return false
+        return .waiting("\(label): pausing \(pause.duration!.text)")
     }
 
     /// A step analysis gate: passes when its run succeeds; a failure rolls back; an
     /// inconclusive run holds until a promote command.
-    mutating func runGate(index: Int, label: String) -> Bool {
+    mutating func runGate(index: Int, label: String) -> StepOutcome {
         let runName = "step-\(index)"
-        guard let step = steps[index].analysis else { return false }
+        guard let step = steps[index].analysis else { return .waiting("\(label): no analysis to run") }
         let run = ensureRun(runName, templates: step.templates, args: step.args ?? [], stepIndex: index)
         switch run.phase {
         case .successful:
-            return true
+            return .complete(nil)
         case .failed, .error, .inconclusive:
-            return !stopsOrHolds(run, what: "analysis \(runName)", label: label)
+            return verdict(run, what: "analysis \(runName)", label: label) ?? .complete(nil)
         case .running:
-            status.message = "\(label): analysis \(runSummary(run))"
-            if takePromoteStep() { return true }
+            let message = "\(label): analysis \(runSummary(run))"
+            if takePromoteStep() { return .complete(message) }
             scheduleMeasurements(runName)
-            return false
+            return .waiting(message)
         }
     }
 
-    /// Background analysis from `startingStep`: false when it stopped or holds the release.
-    mutating func checkBackgroundAnalysis() -> Bool {
+    /// Background analysis from `startingStep`: `.complete` unless it stopped or holds the release.
+    mutating func backgroundAnalysis() -> StepOutcome {
         guard let bg = spec.strategy.canary?.analysis, (status.currentStepIndex ?? 0) >= (bg.startingStep ?? 0) else {
-            return true
+            return .complete(nil)
         }
         let run = ensureRun("background", templates: bg.templates, args: bg.args ?? [], stepIndex: nil)
-        return !stopsOrHolds(run, what: "background analysis", label: "step \((status.currentStepIndex ?? 0) + 1)", background: true)
+        return verdict(run, what: "background analysis", label: "step \((status.currentStepIndex ?? 0) + 1)", background: true) ?? .complete(nil)
     }
 
-    /// A failed run rolls the release back; an inconclusive one holds it until a promote
-    /// command (which lets it go on). True when the release stopped or holds.
-    mutating func stopsOrHolds(_ run: AnalysisRunStatus, what: String, label: String, background: Bool = false) -> Bool {
+    /// A failed run rolls the release back (`.ended`); an inconclusive one holds it until a
+    /// promote command (which lets it go on: nil). Nil when the release goes on.
+    mutating func verdict(_ run: AnalysisRunStatus, what: String, label: String, background: Bool = false) -> StepOutcome? {
         switch run.phase {
         case .failed, .error:
             endRelease(.rolledBack, phase: .failed, reason: "\(what) failed: \(run.message ?? "")", event: .analysisFailed)
-            return true
+            return .ended
         case .inconclusive:
             // A promote command taken now or after the run ended lets the release go on past it.
             // A step gate uses the command up (it is the step); background analysis is not a
             // step, so the same command still moves the step in progress on.
-            if background ? promote != nil : takePromoteStep() { return false }
-            if let promoted = status.commands?.promote?.handledAt, let ended = run.finishedAt, promoted >= ended { return false }
-            status.phase = .paused
-            status.message = "\(label): \(what) inconclusive (\(run.message ?? "")); promote to go on, or abort"
-            return true
+            if background ? promote != nil : takePromoteStep() { return nil }
+            if let promoted = status.commands?.promote?.handledAt, let ended = run.finishedAt, promoted >= ended { return nil }
+            return .held("\(label): \(what) inconclusive (\(run.message ?? "")); promote to go on, or abort")
         case .running, .successful:
-            return false
+            return nil
         }
-    }
-
-    /// The routes say what status says; else the step waits for them, within the deadline.
-    mutating func observed(_ what: String) -> Bool {
-        if trafficObserved { return true }
-        _ = awaiting(what)
-        return false
     }
 
     /// The background run for this revision failed (a `full` promotion does not go past that).
