@@ -179,19 +179,7 @@ struct APIHandler: Sendable {
     func scale(_ request: Request, _ route: Route, name: String, validation: FieldValidation) async throws(APIError) -> Response {
         func render(_ object: JSONValue) -> JSONValue {
             let meta = object["metadata"] ?? [:]
-            let selector = object["spec"]?["selector"]
-            let equal = (selector?["matchLabels"]?.object ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.string ?? "")" }
-            let expressions = (selector?["matchExpressions"]?.array ?? []).map { e -> String in
-                let key = e["key"]?.string ?? ""
-                let values = (e["values"]?.array?.compactMap(\.string) ?? []).sorted().joined(separator: ",")
-                switch e["operator"]?.string {
-                case "In": return "\(key) in (\(values))"
-                case "NotIn": return "\(key) notin (\(values))"
-                case "DoesNotExist": return "!\(key)"
-                default: return key
-                }
-            }
-            let labels = (equal + expressions).joined(separator: ",")
+            let labels = Selector.text(of: object["spec"]?["selector"])
             return ["kind": "Scale", "apiVersion": "autoscaling/v1",
                     "metadata": ["name": meta["name"] ?? .null, "namespace": meta["namespace"] ?? .null, "uid": meta["uid"] ?? .null,
                                  "resourceVersion": meta["resourceVersion"] ?? .null, "creationTimestamp": meta["creationTimestamp"] ?? .null],

@@ -73,7 +73,8 @@ extension APIStore {
         let surge = value(rolling?["maxSurge"], "25%", roundUp: true)
         var unavailable = value(rolling?["maxUnavailable"], "25%", roundUp: false)
         if surge == 0, unavailable == 0 { unavailable = 1 }
-        return (surge, unavailable)
+        // deploymentutil.MaxUnavailable: never more than the replicas.
+        return (surge, min(unavailable, replicas))
     }
 
     func syncDeployment(_ key: Key, rsInfo: ResourceInfo, deployInfo: ResourceInfo, now: Date) {
@@ -144,13 +145,13 @@ extension APIStore {
 
     /// ReplicaSets without a controller whose labels the Deployment's selector matches become its own.
     func adoptReplicaSets(_ deployment: JSONValue, key: Key, rsInfo: ResourceInfo) {
-        let matchLabels = deployment["spec"]?["selector"]?["matchLabels"]?.object ?? [:]
-        guard !matchLabels.isEmpty else { return }
+        // The whole selector, matchExpressions included, as ClaimReplicaSets reads it.
+        let text = Selector.text(of: deployment["spec"]?["selector"])
+        guard !text.isEmpty, let selector = try? Selector(labels: text, fields: nil) else { return }
         for (k, rs) in objects where k.resource == replicaSetsKey && k.namespace == key.namespace {
             let references = rs["metadata"]?["ownerReferences"]?.array ?? []
             guard !references.contains(where: { $0["controller"] == .bool(true) }), rs["metadata"]?["deletionTimestamp"] == nil else { continue }
-            let labels = rs["metadata"]?["labels"]?.object ?? [:]
-            guard matchLabels.allSatisfy({ labels[$0.key] == $0.value }) else { continue }
+            guard selector.matches(rs) else { continue }
             var adopted = rs
             adopted["metadata"]?["ownerReferences"] = .array(references + [ownerReference(deployment)])
             put(rsInfo, k, adopted, type: "MODIFIED")

@@ -89,3 +89,22 @@ public struct Selector: Sendable {
 }
 
 import Foundation
+
+extension Selector {
+    /// A `LabelSelector` object (`matchLabels`, `matchExpressions`) as the selector text the
+    /// API server prints and parses (`app=web,tier in (a,b),!legacy`).
+    static func text(of selector: JSONValue?) -> String {
+        let equal = (selector?["matchLabels"]?.object ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.string ?? "")" }
+        let expressions = (selector?["matchExpressions"]?.array ?? []).map { e -> String in
+            let key = e["key"]?.string ?? ""
+            let values = (e["values"]?.array?.compactMap(\.string) ?? []).sorted().joined(separator: ",")
+            switch e["operator"]?.string {
+            case "In": return "\(key) in (\(values))"
+            case "NotIn": return "\(key) notin (\(values))"
+            case "DoesNotExist": return "!\(key)"
+            default: return key
+            }
+        }
+        return (equal + expressions).joined(separator: ",")
+    }
+}
