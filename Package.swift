@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "sluice-test-apiserver", targets: ["sluice-test-apiserver"]),
         .executable(name: "sluice", targets: ["sluice"]),
         .executable(name: "kubectl-sluice", targets: ["kubectl-sluice"]),
+        .executable(name: "sluiced", targets: ["sluiced"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -58,12 +59,20 @@ let package = Package(
         ]),
         // The shell around the engine: it carries out the engine's actions against Kubernetes
         // and Prometheus.
-        .target(name: "SluiceController", dependencies: ["SluiceCore", "SluiceModel", "KubeClient", "PrometheusClient"]),
+        .target(name: "SluiceController", dependencies: [
+            "SluiceCore", "SluiceModel", "KubeClient", "PrometheusClient", .product(name: "Logging", package: "swift-log"),
+        ]),
         // The sluice command: lint and plan manifests offline (no cluster needed).
         .target(name: "SluiceCLI", dependencies: [
             "SluiceCore", "SluiceModel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
+        // The reconcile daemon: informers, the work queue and the engine against a cluster.
+        .executableTarget(name: "sluiced", dependencies: [
+            "SluiceController", "SluiceCore", "SluiceModel", "KubeClient", "PrometheusClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The same command as a kubectl plugin: `kubectl sluice lint ...`.
         .executableTarget(name: "kubectl-sluice", dependencies: ["SluiceCLI"]),
         // A real Prometheus for tests: starts Debian's binary on a free loopback port and writes
@@ -96,6 +105,10 @@ let package = Package(
             "KubeClient", "KubeTestServer", "SluiceModel", .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
         .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "PrometheusTestKit", "SluiceTestKit", "KubeTestServer"]),
+        .testTarget(name: "SluiceControllerTests", dependencies: [
+            "SluiceController", "SluiceCore", "SluiceModel", "SluiceTestKit", "KubeClient", "KubeTestServer",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceModel", "SluiceTestKit"]),
         .testTarget(name: "AnalysisIntegrationTests", dependencies: [
             "SluiceController", "SluiceCore", "SluiceModel", "SluiceTestKit", "PrometheusClient", "PrometheusTestKit",

@@ -1,0 +1,220 @@
+import Foundation
+import KubeClient
+import Logging
+import SluiceCore
+import SluiceModel
+
+/// The daemon's loop: caches of every object a Rollout looks at, each change mapped to the
+/// Rollouts it concerns and queued; workers that, per Rollout, observe from the caches, plan,
+/// write status (at the Rollout's resourceVersion), carry the plan out and look again when the
+/// plan says. An abort annotation jumps the queue.
+public actor Reconciler {
+    public struct Settings: Sendable {
+        /// Namespaces watched; empty: all.
+        public var namespace: String?
+        public var workers: Int
+        public var engine: EngineConfig
+
+        public init(namespace: String? = nil, workers: Int = 4, engine: EngineConfig = EngineConfig()) {
+            self.namespace = namespace
+            self.workers = workers
+            self.engine = engine
+        }
+    }
+
+    let client: KubernetesClient
+    let settings: Settings
+    let logger: Logger
+    let executor: ActionExecutor
+    let queue = WorkQueue<String, ContinuousClock>(clock: ContinuousClock())
+    let rollouts: Informer<Rollout>
+    let deployments: Informer<Deployment>
+    let replicaSets: Informer<ReplicaSet>
+    let services: Informer<Service>
+    let virtualServices: Informer<VirtualService>
+    let destinationRules: Informer<DestinationRule>
+    let templates: Informer<AnalysisTemplate>
+    let clusterTemplates: Informer<AnalysisTemplate>
+    /// Measurements taken and not yet folded into a status write that succeeded, by Rollout.
+    var held: [String: [MeasurementResult]] = [:]
+    /// The Rollouts whose last plan's actions did not all run (or were never seen by this process).
+    var unfinished: Set<String> = []
+    /// The resourceVersion of this process's last status write per Rollout: never plan on an older one.
+    var written: [String: Int] = [:]
+    var workers: [Task<Void, Never>] = []
+
+    public init(client: KubernetesClient, settings: Settings, measurements: MeasurementRunner?, logger: Logger) {
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        self.executor = ActionExecutor(client: client, events: EventRecorder(client: client, logger: logger), measurements: measurements,
+                                       logger: logger)
+        func watcher<T: Decodable & Sendable>(_ type: ResourceType, namespaced: Bool = true) -> Watcher<T> {
+            Watcher<T>(client: client, type: type, namespace: namespaced ? settings.namespace : nil, logger: logger)
+        }
+        rollouts = Informer(watcher: watcher(.rollouts))
+        deployments = Informer(watcher: watcher(.deployments))
+        replicaSets = Informer(watcher: watcher(.replicaSets))
+        services = Informer(watcher: watcher(.services))
+        virtualServices = Informer(watcher: watcher(.virtualServices, namespaced: false))
+        destinationRules = Informer(watcher: watcher(.destinationRules))
+        templates = Informer(watcher: watcher(.analysisTemplates))
+        clusterTemplates = Informer(watcher: watcher(.clusterAnalysisTemplates, namespaced: false))
+    }
+
+    /// Starts the caches, waits (up to `timeout`) for them to fill, then the workers. False when
+    /// the caches did not sync in time.
+    public func start(timeout: Duration = .seconds(60)) async -> Bool {
+        await rollouts.onChange { [weak self] key in await self?.rolloutChanged(key) }
+        for informer in [deployments.onChangeHook, replicaSets.onChangeHook, services.onChangeHook, virtualServices.onChangeHook,
+                         destinationRules.onChangeHook, templates.onChangeHook, clusterTemplates.onChangeHook] {
+            await informer { [weak self] key in await self?.objectChanged(key) }
+        }
+        await rollouts.start()
+        await deployments.start()
+        await replicaSets.start()
+        await services.start()
+        await virtualServices.start()
+        await destinationRules.start()
+        await templates.start()
+        await clusterTemplates.start()
+        for synced in [await rollouts.waitForSync(timeout: timeout), await deployments.waitForSync(timeout: timeout),
+                       await replicaSets.waitForSync(timeout: timeout), await services.waitForSync(timeout: timeout),
+                       await virtualServices.waitForSync(timeout: timeout), await destinationRules.waitForSync(timeout: timeout),
+                       await templates.waitForSync(timeout: timeout), await clusterTemplates.waitForSync(timeout: timeout)] where !synced {
+            return false
+        }
+        // Everything known is looked at once; this process has seen none of the pending actions done.
+        for key in await rollouts.objects.keys {
+            unfinished.insert(key)
+            await queue.add(key)
+        }
+        for _ in 0..<max(1, settings.workers) {
+            workers.append(Task { [weak self] in await self?.work() })
+        }
+        return true
+    }
+
+    public func stop() async {
+        await queue.shutDown()
+        for worker in workers { worker.cancel() }
+        for informer in [rollouts.stopHook, deployments.stopHook, replicaSets.stopHook, services.stopHook, virtualServices.stopHook,
+                         destinationRules.stopHook, templates.stopHook, clusterTemplates.stopHook] {
+            await informer()
+        }
+    }
+
+    func rolloutChanged(_ key: String) async {
+        // An abort annotation not yet handled jumps the queue.
+        let rollout = await rollouts.get(key)
+        let abort = rollout?.metadata.annotations?[Labels.abort]
+        let urgent = abort != nil && abort != rollout?.status?.commands?.abort?.value
+        await queue.add(key, priority: urgent)
+    }
+
+    /// Any other object: the Rollouts of its namespace (and, for a cross-namespace VirtualService
+    /// or a cluster template, every Rollout) look again.
+    func objectChanged(_ key: String) async {
+        let namespace = key.contains("/") ? String(key.split(separator: "/")[0]) : nil
+        for (rolloutKey, rollout) in await rollouts.objects where namespace == nil || rollout.metadata.namespace == namespace
+            || rollout.spec.trafficRouting.istio?.virtualServices.contains(where: { $0.namespace == namespace }) == true {
+            await queue.add(rolloutKey)
+        }
+    }
+
+    func work() async {
+        while let key = await queue.next() {
+            let again = await reconcile(key)
+            await queue.done(key)
+            switch again {
+            case .some(let delay): await queue.add(key, after: delay)
+            case .none: break
+            }
+        }
+    }
+
+    /// One pass for one Rollout; when to look again (nil: on the next change).
+    func reconcile(_ key: String) async -> Duration? {
+        guard var rollout = await rollouts.get(key) else {
+            held[key] = nil
+            written[key] = nil
+            return nil
+        }
+        // Never plan on a Rollout older than this process's own last status write.
+        if let last = written[key], let seen = Int(rollout.metadata.resourceVersion ?? ""), seen < last { return .milliseconds(200) }
+        let namespace = rollout.metadata.namespace ?? "default"
+        let observation = await observe(rollout, namespace: namespace, pendingDone: !unfinished.contains(key), measurements: held[key] ?? [])
+        let plan = SluiceCore.plan(rollout, observation, now: KubeTime(Date()), config: settings.engine)
+        if plan.status != rollout.status {
+            rollout.status = plan.status
+            do {
+                let stored: Rollout = try await client.update(.rollouts, namespace: namespace, name: rollout.metadata.name ?? "", rollout,
+                                                              subresource: "status", urgent: true)
+                written[key] = Int(stored.metadata.resourceVersion ?? "")
+                held[key] = nil
+            } catch .conflict {
+                return .milliseconds(100)
+            } catch {
+                logger.warning("status not written", metadata: ["rollout": "\(key)", "error": "\(error)"])
+                return await queue.addAfterFailure(key)
+            }
+        } else {
+            held[key] = nil
+        }
+        unfinished.insert(key)
+        do {
+            let results = try await executor.execute(plan, rollout: rollout, observation: observation)
+            unfinished.remove(key)
+            if !results.isEmpty {
+                held[key, default: []] += results
+                return .zero
+            }
+        } catch {
+            logger.info("plan stopped", metadata: ["rollout": "\(key)", "error": "\(error)"])
+            return error.isConflict ? .milliseconds(100) : await queue.addAfterFailure(key)
+        }
+        await queue.forget(key)
+        if !plan.actions.isEmpty { return .seconds(1) }
+        switch plan.requeue {
+        case .after(let seconds): return .milliseconds(Int64(max(seconds, 0.05) * 1000))
+        case .awaitChange: return nil
+        }
+    }
+
+    /// What the engine looks at for `rollout`, read from the caches.
+    func observe(_ rollout: Rollout, namespace: String, pendingDone: Bool, measurements: [MeasurementResult]) async -> Observation {
+        let name = rollout.metadata.name ?? ""
+        let deployment = await deployments.get("\(namespace)/\(rollout.spec.workloadRef.name)")
+        let sets = await replicaSets.objects.values.filter { rs in
+            guard rs.metadata.namespace == namespace else { return false }
+            if rs.metadata.labels?[Labels.rollout] == name { return true }
+            return rs.metadata.ownerReferences?.contains { $0.uid == deployment?.metadata.uid && $0.kind == "Deployment" } == true
+        }
+        var virtual: [VirtualService] = []
+        var istioServices: [Service] = []
+        var rule: DestinationRule?
+        if let istio = rollout.spec.trafficRouting.istio {
+            for ref in istio.virtualServices {
+                if let vs = await virtualServices.get("\(ref.namespace ?? namespace)/\(ref.name)") { virtual.append(vs) }
+            }
+            for service in [istio.stableService, istio.canaryService].compactMap({ $0 }) {
+                if let s = await services.get("\(namespace)/\(service)") { istioServices.append(s) }
+            }
+            if let ref = istio.destinationRule { rule = await destinationRules.get("\(namespace)/\(ref.name)") }
+        }
+        let namespaced = await templates.objects.values.filter { $0.metadata.namespace == namespace }
+        let catalog = TemplateCatalog(Array(namespaced) + Array(await clusterTemplates.objects.values))
+        return Observation(deployment: deployment, replicaSets: Array(sets), virtualServices: virtual, services: istioServices,
+                           destinationRule: rule, templates: catalog, measurements: measurements, namespaceTerminating: false,
+                           pendingDone: pendingDone)
+    }
+}
+
+extension Informer {
+    /// `onChange` as a value, so several informers' can be registered alike.
+    nonisolated var onChangeHook: @Sendable (@escaping @Sendable (String) async -> Void) async -> Void {
+        { handler in await self.onChange(handler) }
+    }
+
+    nonisolated var stopHook: @Sendable () async -> Void { { await self.stop() } }
+}

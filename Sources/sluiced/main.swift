@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import KubeClient
+import Logging
+import PrometheusClient
+import SluiceController
+import SluiceCore
+import SluiceModel
+
+/// sluiced: watches Rollouts and carries each release from a new template to promotion or
+/// rollback.
+@main
+struct Sluiced: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluiced",
+        abstract: "The Sluice reconcile daemon: watches Rollouts and runs their releases.")
+
+    @Option(help: "A kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then the pod's service account).")
+    var kubeconfig: String?
+
+    @Option(help: "The kubeconfig context to use (default: its current context).")
+    var context: String?
+
+    @Option(help: "Watch only this namespace (default: all).")
+    var namespace: String?
+
+    @Option(help: "Rollouts reconciled at once.")
+    var workers = 4
+
+    @Option(help: "The Prometheus that analyses query when their template names none.")
+    var prometheusAddress: String?
+
+    @Option(help: "Another Prometheus address templates may name (repeatable).")
+    var allowPrometheus: [String] = []
+
+    @Option(help: "A PEM file of the CA that Prometheus's certificate is checked against.")
+    var prometheusCA: String?
+
+    @Option(help: "Client-side requests per second to the API server.")
+    var qps: Double = 50
+
+    @Option(help: "Client-side request burst to the API server.")
+    var burst = 100
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "sluiced")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let config: KubeConfig
+        do {
+            if let kubeconfig {
+                config = try KubeConfig.fromFiles([kubeconfig], context: context)
+            } else if ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"] != nil, context == nil {
+                config = try KubeConfig.inCluster()
+            } else {
+                config = try KubeConfig.load(context: context)
+            }
+        } catch {
+            throw ValidationError("no Kubernetes configuration: \(error)")
+        }
+        let client = try KubernetesClient(config: config, logger: logger, qps: qps, burst: burst)
+        // Reachable at all, before anything starts: a clear error, not a hang.
+        do {
+            let _: ObjectList<Rollout> = try await client.list(.rollouts, namespace: namespace, limit: 1)
+        } catch {
+            try? await client.shutdown()
+            throw ValidationError("the API server at \(config.server) cannot be reached: \(error)")
+        }
+        let allowlist = PrometheusAllowlist(defaultAddress: prometheusAddress, allowed: allowPrometheus)
+        let ca = try prometheusCA.map { path -> Data in
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--prometheus-ca \(path) cannot be read") }
+            return data
+        }
+        let querier = try PrometheusQuerier(certificateAuthority: ca, admits: allowlist.admits)
+        let runner = MeasurementRunner(querier: querier, allowlist: allowlist, secrets: KubernetesSecretReader(client: client))
+        let reconciler = Reconciler(client: client, settings: .init(namespace: namespace, workers: workers,
+                                                                    engine: EngineConfig(prometheus: allowlist)),
+                                    measurements: runner, logger: logger)
+        guard await reconciler.start() else {
+            throw ValidationError("the caches did not fill within a minute: is the API server answering, and are Sluice's CRDs installed?")
+        }
+        logger.info("sluiced running", metadata: ["server": "\(config.server)", "namespace": "\(namespace ?? "all")", "workers": "\(workers)"])
+        await Sluiced.waitForTermination()
+        logger.info("stopping")
+        await reconciler.stop()
+        try? await querier.shutdown()
+        try? await client.shutdown()
+    }
+
+    /// Returns on SIGTERM or SIGINT.
+    static func waitForTermination() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let resumed = Resumed()
+            for signalNumber in [SIGTERM, SIGINT] {
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+                source.setEventHandler { if resumed.once() { done.resume() } }
+                source.resume()
+                Sources.keep.append(source)
+            }
+        }
+    }
+
+    final class Resumed: @unchecked Sendable {
+        let lock = NSLock()
+        var done = false
+        func once() -> Bool { lock.withLock { defer { done = true }; return !done } }
+    }
+
+    enum Sources { nonisolated(unsafe) static var keep: [DispatchSourceSignal] = [] }
+}

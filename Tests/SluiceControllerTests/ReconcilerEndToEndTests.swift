@@ -1,0 +1,187 @@
+import Foundation
+import KubeClient
+import KubeTestServer
+import Logging
+import SluiceController
+import SluiceCore
+import SluiceModel
+import SluiceTestKit
+import Testing
+
+/// The reconciler against the test API server and its Deployment simulator: a release carried
+/// from a new template to promotion, with nothing but the API between them.
+@Suite struct ReconcilerEndToEndTests {
+    static let ns = "shop"
+
+    /// The test server with Sluice's and Istio's CRDs, namespace `shop`, and the objects a
+    /// Rollout routes through, as `WorldSimulator` builds them.
+    static func withWorld(_ rollout: Rollout, _ body: (KubernetesClient, KubeTestServer) async throws -> Void) async throws {
+        let server = try await KubeTestServer()
+        await server.store.setControllerStep(0.05)
+        try await server.createNamespace(ns)
+        let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
+        do {
+            let crds = ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", namespaced: false)
+            for file in ["crds/rollouts.sluice.dev.yaml", "crds/analysistemplates.sluice.dev.yaml", "crds/clusteranalysistemplates.sluice.dev.yaml"] {
+                for document in try ManifestParser.parse(try RepositoryFiles.text(file)) {
+                    let _: JSONValue = try await client.create(crds, document.json)
+                }
+            }
+            for document in try ManifestParser.parse(try RepositoryFiles.fixture("istio/crds.yaml")) {
+                let _: JSONValue = try await client.create(crds, document.json)
+            }
+            let world = WorldSimulator(rollout: rollout)
+            let _: Deployment = try await client.create(.deployments, namespace: ns, world.deployment)
+            for service in world.services { let _: Service = try await client.create(.services, namespace: ns, service) }
+            for vs in world.virtualServices { let _: VirtualService = try await client.create(.virtualServices, namespace: ns, vs) }
+            var fresh = rollout
+            fresh.metadata.uid = nil
+            let _: Rollout = try await client.create(.rollouts, namespace: ns, fresh)
+            try await body(client, server)
+        } catch {
+            try? await client.shutdown()
+            try? await server.stop()
+            throw error
+        }
+        try await client.shutdown()
+        try await server.stop()
+    }
+
+    /// Polls the Rollout until `condition` holds (up to `limit`).
+    static func until(_ client: KubernetesClient, limit: Duration = .seconds(60), _ condition: (Rollout) -> Bool) async throws -> Rollout {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < limit {
+            let rollout: Rollout = try await client.get(.rollouts, namespace: ns, name: "checkout")
+            if condition(rollout) { return rollout }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let last: Rollout = try await client.get(.rollouts, namespace: ns, name: "checkout")
+        Issue.record("the Rollout never got there: \(last.status?.phase?.rawValue ?? "") \(last.status?.message ?? "")")
+        return last
+    }
+
+    @Test func aCanaryIsPromotedThroughEveryStep() async throws {
+        let rollout = Rollout.fixture().steps([CanaryStep(setWeight: 20), CanaryStep(pause: PauseStep(duration: "1s")),
+                                               CanaryStep(setWeight: 50), CanaryStep(pause: PauseStep(duration: "1s"))])
+            .with { $0.spec.scaleDownDelaySeconds = 1 }
+        try await Self.withWorld(rollout) { client, server in
+            let reconciler = Reconciler(client: client, settings: .init(namespace: Self.ns, workers: 2), measurements: nil,
+                                        logger: Logger(label: "sluiced"))
+            #expect(await reconciler.start(timeout: .seconds(20)))
+            let healthy = try await Self.until(client) { $0.status?.phase == .healthy }
+            let stable = try #require(healthy.status?.stableRevision)
+            let paused: Deployment = try await client.get(.deployments, namespace: Self.ns, name: "checkout")
+            #expect(paused.spec.paused == true, "Sluice holds the Deployment paused between releases")
+            // A new image, as a GitOps sync writes it.
+            let _: JSONValue = try await client.patch(.deployments, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"shop/checkout:2.0"}]}}}}"#.utf8)))
+            let promoted = try await Self.until(client) { $0.status?.history?.first?.outcome == .promoted && $0.status?.phase == .healthy }
+            // The canary goes once all traffic has been on the new stable for the scale-down delay.
+            var canaries: [ReplicaSet] = []
+            for _ in 0..<100 {
+                let sets: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: Self.ns)
+                canaries = sets.items.filter { $0.metadata.labels?[Labels.role] == "canary" }
+                if canaries.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            await reconciler.stop()
+            #expect(canaries.isEmpty, "the canary is removed after the scale-down delay")
+            #expect(promoted.status?.stableRevision != stable)
+            let weights = promoted.status?.history?.first?.timeline.compactMap { $0.weights?.canary } ?? []
+            #expect(weights == [20, 50, 100, 0], "every step, then all to the new stable: \(weights)")
+            // Every VirtualService write sent 100% in all, and left what Sluice does not manage alone.
+            let writes = await server.store.writes.filter { $0.verb == "PUT" && $0.path.contains("/virtualservices/") }
+            #expect(writes.count >= 4)
+            for write in writes {
+                let vs = try JSONDecoder().decode(VirtualService.self, from: Data(write.body.utf8))
+                let primary = vs.spec.http.first { $0.name == "primary" }
+                #expect(primary?.route.reduce(0) { $0 + ($1.weight ?? 0) } == 100, "\(write.body)")
+                #expect(primary?.json["retries"] == ["attempts": 2], "retries untouched")
+                #expect(vs.spec.http.first?.name == "health", "the health route untouched")
+            }
+            let deployment: Deployment = try await client.get(.deployments, namespace: Self.ns, name: "checkout")
+            #expect(deployment.spec.paused == true, "paused again after its own rollout")
+            #expect(deployment.spec.template.images == ["shop/checkout:2.0"])
+            let sets: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: Self.ns)
+            let stableSet = sets.items.first { $0.metadata.name == promoted.status?.stableReplicaSet }
+            #expect(stableSet?.spec.template.images == ["shop/checkout:2.0"])
+            let service: Service = try await client.get(.services, namespace: Self.ns, name: "checkout-stable")
+            #expect(service.spec.selector[PodTemplateSpec.podTemplateHashLabel] == promoted.status?.stableRevision)
+        }
+    }
+
+    @Test func anAbortSendsEverythingToStableInOneWriteAndEndsAborted() async throws {
+        let rollout = Rollout.fixture().steps([CanaryStep(setWeight: 20), CanaryStep(pause: PauseStep())])
+            .with { $0.spec.scaleDownDelaySeconds = 1 }
+        try await Self.withWorld(rollout) { client, server in
+            let reconciler = Reconciler(client: client, settings: .init(namespace: Self.ns, workers: 2), measurements: nil,
+                                        logger: Logger(label: "sluiced"))
+            #expect(await reconciler.start(timeout: .seconds(20)))
+            _ = try await Self.until(client) { $0.status?.phase == .healthy }
+            let _: JSONValue = try await client.patch(.deployments, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"shop/checkout:2.0"}]}}}}"#.utf8)))
+            _ = try await Self.until(client) { $0.status?.phase == .paused && $0.status?.weights?.canary == 20 }
+            let before = await server.store.writes.count
+            let _: JSONValue = try await client.patch(.rollouts, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"metadata":{"annotations":{"sluice.dev/abort":"bad latency"}}}"#.utf8)))
+            let aborted = try await Self.until(client) { $0.status?.phase == .aborted }
+            #expect(aborted.status?.history?.first?.outcome == .aborted)
+            #expect(aborted.status?.history?.first?.reason?.contains("bad latency") == true)
+            // The canary is scaled down only after all traffic is on stable for the delay.
+            var canary: ReplicaSet?
+            for _ in 0..<100 {
+                let sets: ObjectList<ReplicaSet> = try await client.list(.replicaSets, namespace: Self.ns)
+                canary = sets.items.first { $0.metadata.labels?[Labels.role] == "canary" }
+                if canary?.spec.replicas == 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(canary?.spec.replicas == 0, "kept for a retry, at zero")
+            let writes = await server.store.writes.dropFirst(before).filter { $0.verb == "PUT" && $0.path.contains("/virtualservices/") }
+            #expect(writes.count == 1, "one write per VirtualService: \(writes.count)")
+            let vs = try JSONDecoder().decode(VirtualService.self, from: Data((writes.first?.body ?? "{}").utf8))
+            #expect(vs.spec.http.first { $0.name == "primary" }?.route.map { $0.weight ?? 0 } == [100, 0])
+            // The same annotation again does nothing.
+            let count = await server.store.writes.count
+            let _: JSONValue = try await client.patch(.rollouts, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"metadata":{"labels":{"touched":"yes"}}}"#.utf8)))
+            try await Task.sleep(for: .seconds(1))
+            let later = await server.store.writes.dropFirst(count).filter { $0.path.contains("/virtualservices/") || $0.path.contains("/replicasets") }
+            #expect(later.isEmpty, "\(later.map(\.path))")
+            await reconciler.stop()
+        }
+    }
+
+    /// `sluiced` itself, as a child process with a kubeconfig: it releases, and stops on SIGTERM.
+    @Test func sluicedRunsAReleaseAndStopsOnSIGTERM() async throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sluiced")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            Issue.record("sluiced is not built next to the tests: \(binary.path)")
+            return
+        }
+        let rollout = Rollout.fixture().steps([CanaryStep(setWeight: 50), CanaryStep(pause: PauseStep(duration: "1s"))])
+        try await Self.withWorld(rollout) { client, server in
+            let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "sluiced-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = ["--kubeconfig", kubeconfig, "--namespace", Self.ns, "--workers", "2", "--log-level", "warning"]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            _ = try await Self.until(client) { $0.status?.phase == .healthy }
+            let _: JSONValue = try await client.patch(.deployments, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"shop/checkout:2.0"}]}}}}"#.utf8)))
+            let promoted = try await Self.until(client) { $0.status?.history?.first?.outcome == .promoted && $0.status?.phase == .healthy }
+            #expect(promoted.status?.history?.first?.images == ["shop/checkout:2.0"])
+            let stopping = ContinuousClock.now
+            process.terminate()
+            for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning, "stopped on SIGTERM")
+            if process.isRunning { process.interrupt() } else {
+                #expect(process.terminationStatus == 0, "\(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self))")
+            }
+            #expect(ContinuousClock.now - stopping < .seconds(5))
+        }
+    }
+}
