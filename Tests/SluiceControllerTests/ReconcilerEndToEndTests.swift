@@ -15,11 +15,14 @@ import Testing
 
     /// The test server with Sluice's and Istio's CRDs, namespace `shop`, and the objects a
     /// Rollout routes through, as `WorldSimulator` builds them.
-    static func withWorld(_ rollout: Rollout, _ body: (KubernetesClient, KubeTestServer) async throws -> Void) async throws {
-        let server = try await KubeTestServer()
+    static func withWorld(_ rollout: Rollout, server made: KubeTestServer? = nil, token: String? = nil,
+                          _ body: (KubernetesClient, KubeTestServer) async throws -> Void) async throws {
+        let server: KubeTestServer
+        if let made { server = made } else { server = try await KubeTestServer() }
         await server.store.setControllerStep(0.05)
         try await server.createNamespace(ns)
-        let client = try KubernetesClient(config: KubeConfig(server: server.url), logger: Logger(label: "test"))
+        let client = try KubernetesClient(config: KubeConfig(server: server.url, certificateAuthority: server.certificateAuthority,
+                                                             credentials: token.map { .token($0) } ?? .none), logger: Logger(label: "test"))
         do {
             let crds = ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", namespaced: false)
             for file in ["crds/rollouts.sluice.dev.yaml", "crds/analysistemplates.sluice.dev.yaml", "crds/clusteranalysistemplates.sluice.dev.yaml"] {
@@ -182,6 +185,53 @@ import Testing
                 #expect(process.terminationStatus == 0, "\(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self))")
             }
             #expect(ContinuousClock.now - stopping < .seconds(5))
+        }
+    }
+
+    /// With the RBAC in `deploy/` and nothing more: the ServiceAccount's token, bound by
+    /// `deploy/clusterrolebinding.yaml` to `deploy/clusterrole.yaml`, carries a release to
+    /// promotion — every request sluiced makes is allowed — and a write the role does not grant
+    /// is refused.
+    @Test func theRoleInDeployIsEnoughForARelease() async throws {
+        let account = User(name: "system:serviceaccount:sluice-system:sluiced",
+                           groups: ["system:serviceaccounts", "system:serviceaccounts:sluice-system", "system:authenticated"])
+        let server = try await KubeTestServer(token: "admin", tls: true, users: ["sluiced-token": account])
+        let rollout = Rollout.fixture().steps([CanaryStep(setWeight: 50), CanaryStep(pause: PauseStep(duration: "1s"))])
+            .with { $0.spec.scaleDownDelaySeconds = 1 }
+        try await Self.withWorld(rollout, server: server, token: "admin") { admin, server in
+            let rbac = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", namespaced: false)
+            let bindings = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", namespaced: false)
+            for document in try ManifestParser.parse(try RepositoryFiles.text("deploy/clusterrole.yaml")) {
+                let _: JSONValue = try await admin.create(rbac, document.json)
+            }
+            for document in try ManifestParser.parse(try RepositoryFiles.text("deploy/clusterrolebinding.yaml")) {
+                let _: JSONValue = try await admin.create(bindings, document.json)
+            }
+            let client = try KubernetesClient(config: KubeConfig(server: server.url, certificateAuthority: server.certificateAuthority,
+                                                                 credentials: .token("sluiced-token")), logger: Logger(label: "sluiced"))
+            let reconciler = Reconciler(client: client, settings: .init(workers: 2), measurements: nil, logger: Logger(label: "sluiced"))
+            #expect(await reconciler.start(timeout: .seconds(20)), "every cache fills with the role's list and watch")
+            _ = try await Self.until(admin) { $0.status?.phase == .healthy }
+            let _: JSONValue = try await admin.patch(.deployments, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"shop/checkout:2.0"}]}}}}"#.utf8)))
+            let promoted = try await Self.until(admin) { $0.status?.history?.first?.outcome == .promoted && $0.status?.phase == .healthy }
+            #expect(promoted.status?.history?.first?.images == ["shop/checkout:2.0"])
+            var canaries = 1
+            for _ in 0..<100 where canaries > 0 {
+                let sets: ObjectList<ReplicaSet> = try await admin.list(.replicaSets, namespace: Self.ns)
+                canaries = sets.items.filter { $0.metadata.labels?[Labels.role] == "canary" }.count
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(canaries == 0, "the canary deleted under the role too")
+            await reconciler.stop()
+            // Least privilege: what the role does not name is refused.
+            await #expect(throws: KubeClientError.self) {
+                try await client.delete(.deployments, namespace: Self.ns, name: "checkout")
+            }
+            await #expect(throws: KubeClientError.self) {
+                let _: JSONValue = try await client.get(.configMaps, namespace: Self.ns, name: "anything")
+            }
+            try await client.shutdown()
         }
     }
 }
