@@ -18,6 +18,8 @@ public final class KubernetesClient: Sendable {
     let requestTimeout: TimeAmount
     /// The TLS settings from the kubeconfig; an exec plugin's client certificate is added per request.
     let tls: TLSConfiguration
+    /// Sent as `User-Agent` (the API server's audit log and field managers name writers by it).
+    let userAgent: String
 
     /// The server's URL as requests name it: with `tls-server-name`, that name (the connection
     /// still goes to the server's address, and its certificate is checked against the name).
@@ -26,7 +28,9 @@ public final class KubernetesClient: Sendable {
     public init(config: KubeConfig, logger: Logger, qps: Double = 50, burst: Int = 100,
                 requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10),
                 environment: [String: String] = ProcessInfo.processInfo.environment,
-                http2ReadIdle: Duration = .seconds(30), http2PingTimeout: Duration = .seconds(15)) throws(KubeClientError) {
+                http2ReadIdle: Duration = .seconds(30), http2PingTimeout: Duration = .seconds(15),
+                userAgent: String = "sluice") throws(KubeClientError) {
+        self.userAgent = userAgent
         let keepaliveIdle = TimeAmount.nanoseconds(http2ReadIdle.components.seconds * 1_000_000_000 + http2ReadIdle.components.attoseconds / 1_000_000_000)
         let keepalivePingTimeout = TimeAmount.nanoseconds(http2PingTimeout.components.seconds * 1_000_000_000
             + http2PingTimeout.components.attoseconds / 1_000_000_000)
@@ -211,7 +215,7 @@ public final class KubernetesClient: Sendable {
         var request = HTTPClientRequest(url: url(path, query))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "sluice")
+        request.headers.add(name: "User-Agent", value: userAgent)
         if let body {
             request.body = .bytes(ByteBuffer(bytes: body))
             request.headers.add(name: "Content-Type", value: contentType ?? "application/json")

@@ -45,8 +45,32 @@ struct Sluiced: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Flag(inversion: .prefixedNo, help: "Act only while holding the Lease, so that several replicas can run.")
+    var leaderElect = true
+
+    @Option(help: "The leader-election Lease's name.")
+    var leaseName = "sluiced"
+
+    @Option(help: "The Lease's namespace (default: POD_NAMESPACE, else sluice-system).")
+    var leaseNamespace: String?
+
+    @Option(help: "Seconds a Lease lasts without renewal before another replica may take it.")
+    var leaseDuration: Double = 15
+
+    @Option(help: "Seconds a leader may go without renewing before it stops acting.")
+    var renewDeadline: Double = 10
+
+    @Option(help: "Seconds between attempts to take or renew the Lease.")
+    var retryPeriod: Double = 2
+
+    @Option(help: "This replica's name in the Lease (default: the host name and a random suffix).")
+    var identity: String?
+
     func validate() throws {
         guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
+        guard leaseDuration > renewDeadline, renewDeadline > retryPeriod, retryPeriod > 0 else {
+            throw ValidationError("--lease-duration must exceed --renew-deadline, which must exceed --retry-period (> 0)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
         }
@@ -67,7 +91,8 @@ struct Sluiced: AsyncParsableCommand {
         } catch {
             throw ValidationError("no Kubernetes configuration: \(error)")
         }
-        let client = try KubernetesClient(config: config, logger: logger, qps: qps, burst: burst)
+        let name = identity ?? "\(ProcessInfo.processInfo.hostName)-\(UInt32.random(in: 0...UInt32.max))"
+        let client = try KubernetesClient(config: config, logger: logger, qps: qps, burst: burst, userAgent: "sluiced/\(name)")
         // Reachable at all, before anything starts: a clear error, not a hang.
         do {
             let _: ObjectList<Rollout> = try await client.list(.rollouts, namespace: namespace, limit: 1)
@@ -82,16 +107,25 @@ struct Sluiced: AsyncParsableCommand {
         }
         let querier = try PrometheusQuerier(certificateAuthority: ca, admits: allowlist.admits)
         let runner = MeasurementRunner(querier: querier, allowlist: allowlist, secrets: KubernetesSecretReader(client: client))
-        let reconciler = Reconciler(client: client, settings: .init(namespace: namespace, workers: workers,
-                                                                    engine: EngineConfig(prometheus: allowlist)),
-                                    measurements: runner, logger: logger)
-        guard await reconciler.start() else {
-            throw ValidationError("the caches did not fill within a minute: is the API server answering, and are Sluice's CRDs installed?")
+        let settings = Reconciler.Settings(namespace: namespace, workers: workers, engine: EngineConfig(prometheus: allowlist))
+        let leadership = Leadership(client: client, settings: settings, measurements: runner, logger: logger)
+        logger.info("sluiced running", metadata: ["server": "\(config.server)", "namespace": "\(namespace ?? "all")", "workers": "\(workers)",
+                                                 "identity": "\(name)", "leaderElection": "\(leaderElect)"])
+        let running: Task<Void, Never>
+        if leaderElect {
+            let leaseNS = leaseNamespace ?? ProcessInfo.processInfo.environment["POD_NAMESPACE"] ?? "sluice-system"
+            let elector = LeaderElector(rules: LeaseRules(identity: name, leaseDuration: leaseDuration, renewDeadline: renewDeadline),
+                                        store: KubernetesLeaseStore(client: client, name: leaseName, namespace: leaseNS),
+                                        name: leaseName, namespace: leaseNS, retryPeriod: retryPeriod, logger: logger)
+            running = Task { await elector.run { leads in await leadership.set(leads) } }
+        } else {
+            running = Task { await leadership.set(true) }
         }
-        logger.info("sluiced running", metadata: ["server": "\(config.server)", "namespace": "\(namespace ?? "all")", "workers": "\(workers)"])
         await Sluiced.waitForTermination()
         logger.info("stopping")
-        await reconciler.stop()
+        running.cancel()
+        await running.value
+        await leadership.set(false)
         try? await querier.shutdown()
         try? await client.shutdown()
     }
@@ -117,4 +151,36 @@ struct Sluiced: AsyncParsableCommand {
     }
 
     enum Sources { nonisolated(unsafe) static var keep: [DispatchSourceSignal] = [] }
+}
+
+/// Runs a reconciler while this replica leads, and none while it does not: a fresh one (with
+/// fresh caches, every Rollout's pending actions taken as not done) each time it takes over.
+actor Leadership {
+    let client: KubernetesClient
+    let settings: Reconciler.Settings
+    let measurements: MeasurementRunner
+    let logger: Logger
+    var current: Reconciler?
+
+    init(client: KubernetesClient, settings: Reconciler.Settings, measurements: MeasurementRunner, logger: Logger) {
+        self.client = client
+        self.settings = settings
+        self.measurements = measurements
+        self.logger = logger
+    }
+
+    func set(_ leading: Bool) async {
+        if leading, current == nil {
+            logger.info("leading: reconciling")
+            let reconciler = Reconciler(client: client, settings: settings, measurements: measurements, logger: logger)
+            current = reconciler
+            if !(await reconciler.start()) {
+                logger.error("the caches did not fill within a minute: is the API server answering, and are Sluice's CRDs installed?")
+            }
+        } else if !leading, let reconciler = current {
+            logger.info("not leading: standing by")
+            current = nil
+            await reconciler.stop()
+        }
+    }
 }

@@ -23,7 +23,7 @@ import Testing
         #expect(process.terminationStatus == 0, "\(text)")
         let documents = try ManifestParser.parse(text)
         let kinds = documents.compactMap { $0.json["kind"]?.string }.sorted()
-        #expect(kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Namespace", "ServiceAccount"])
+        #expect(kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Namespace", "Role", "RoleBinding", "ServiceAccount"])
         let deployment = try #require(documents.first { $0.json["kind"] == "Deployment" }?.json)
         let container = deployment["spec"]?["template"]?["spec"]?["containers"]?.array?.first
         #expect(container?["securityContext"]?["readOnlyRootFilesystem"] == true)

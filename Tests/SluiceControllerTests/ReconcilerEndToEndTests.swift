@@ -167,7 +167,8 @@ import Testing
             defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
             let process = Process()
             process.executableURL = binary
-            process.arguments = ["--kubeconfig", kubeconfig, "--namespace", Self.ns, "--workers", "2", "--log-level", "warning"]
+            process.arguments = ["--kubeconfig", kubeconfig, "--namespace", Self.ns, "--workers", "2", "--log-level", "warning",
+                                 "--no-leader-elect"]
             let output = Pipe()
             process.standardOutput = output
             process.standardError = output
@@ -232,6 +233,67 @@ import Testing
                 let _: JSONValue = try await client.get(.configMaps, namespace: Self.ns, name: "anything")
             }
             try await client.shutdown()
+        }
+    }
+
+    /// Two sluiced processes with leader election: only the leader writes; SIGKILLed, the other
+    /// takes over within the lease's duration and carries the next release.
+    @Test func twoReplicasOnlyTheLeaderWritesAndTheOtherTakesOver() async throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sluiced")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            Issue.record("sluiced is not built next to the tests: \(binary.path)")
+            return
+        }
+        let rollout = Rollout.fixture().steps([CanaryStep(setWeight: 50), CanaryStep(pause: PauseStep(duration: "1s"))])
+            .with { $0.spec.scaleDownDelaySeconds = 1 }
+        try await Self.withWorld(rollout) { client, server in
+            try await server.createNamespace("sluice-system")
+            let kubeconfig = try server.writeKubeconfig(to: NSTemporaryDirectory() + "sluiced-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
+            func start(_ name: String) throws -> Process {
+                let process = Process()
+                process.executableURL = binary
+                process.arguments = ["--kubeconfig", kubeconfig, "--namespace", Self.ns, "--identity", name, "--log-level", "error",
+                                     "--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.3"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                return process
+            }
+            let a = try start("a")
+            try await Task.sleep(for: .milliseconds(500))
+            let b = try start("b")
+            defer { for p in [a, b] where p.isRunning { p.terminate() } }
+            _ = try await Self.until(client) { $0.status?.phase == .healthy }
+            let lease: Lease = try await client.get(.leases, namespace: "sluice-system", name: "sluiced")
+            let leader = try #require(lease.spec.holderIdentity)
+            let (first, second) = leader == "a" ? (a, b) : (b, a)
+            let follower = leader == "a" ? "b" : "a"
+            let _: JSONValue = try await client.patch(.deployments, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"shop/checkout:2.0"}]}}}}"#.utf8)))
+            _ = try await Self.until(client) { $0.status?.history?.first?.outcome == .promoted && $0.status?.phase == .healthy }
+            let writers = Set(await server.store.writes.map(\.client).filter { $0.hasPrefix("sluiced/") && !$0.isEmpty })
+            let leaseWrites = await server.store.writes.filter { !$0.path.contains("/leases/") && !$0.path.hasSuffix("/leases") }
+            let nonLeaseWriters = Set(leaseWrites.map(\.client).filter { $0.hasPrefix("sluiced/") })
+            #expect(nonLeaseWriters == ["sluiced/\(leader)"], "only the leader wrote anything but the Lease: \(writers)")
+            // The leader dies without a word; the other takes over after the lease's 3 s.
+            kill(first.processIdentifier, SIGKILL)
+            let killed = ContinuousClock.now
+            var taken: String?
+            for _ in 0..<200 {
+                let current: Lease = try await client.get(.leases, namespace: "sluice-system", name: "sluiced")
+                if current.spec.holderIdentity == follower { taken = follower; break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(taken == follower)
+            #expect(ContinuousClock.now - killed < .seconds(8), "within the lease duration and a few retries: \(ContinuousClock.now - killed)")
+            let _: JSONValue = try await client.patch(.deployments, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"shop/checkout:3.0"}]}}}}"#.utf8)))
+            let again = try await Self.until(client) { $0.status?.history?.first?.images == ["shop/checkout:3.0"] && $0.status?.phase == .healthy }
+            #expect(again.status?.history?.first?.outcome == .promoted, "the new leader carried the next release")
+            second.terminate()
+            for _ in 0..<100 where second.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!second.isRunning)
         }
     }
 }
