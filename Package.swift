@@ -27,6 +27,8 @@ let package = Package(
         // Counters and timers behind one API (the daemon exports them to Prometheus): what the
         // client skipped, retried or gave up on is counted, not only logged.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // sluiced's /metrics: swift-metrics' counters and timers in Prometheus's text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // HTTP/2 for the test API server, as kube-apiserver speaks it (AsyncHTTPClient already uses it).
@@ -61,6 +63,7 @@ let package = Package(
         // and Prometheus.
         .target(name: "SluiceController", dependencies: [
             "SluiceCore", "SluiceModel", "KubeClient", "PrometheusClient", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         // The sluice command: lint and plan manifests offline (no cluster needed).
         .target(name: "SluiceCLI", dependencies: [
@@ -72,6 +75,11 @@ let package = Package(
             "SluiceController", "SluiceCore", "SluiceModel", "KubeClient", "PrometheusClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // The same command as a kubectl plugin: `kubectl sluice lint ...`.
         .executableTarget(name: "kubectl-sluice", dependencies: ["SluiceCLI"]),

@@ -1,6 +1,7 @@
 import Foundation
 import KubeClient
 import Logging
+import Metrics
 import SluiceCore
 import SluiceModel
 
@@ -42,6 +43,10 @@ public actor Reconciler {
     /// The resourceVersion of this process's last status write per Rollout: never plan on an older one.
     var written: [String: Int] = [:]
     var workers: [Task<Void, Never>] = []
+    /// True once every cache has filled.
+    public private(set) var synced = false
+    let reconcileTimer = Metrics.Timer(label: "sluice_reconcile_duration_seconds", preferredDisplayUnit: .seconds)
+    let reconcileErrors = Counter(label: "sluice_reconcile_errors_total")
 
     public init(client: KubernetesClient, settings: Settings, measurements: MeasurementRunner?, logger: Logger) {
         self.client = client
@@ -92,6 +97,7 @@ public actor Reconciler {
         for _ in 0..<max(1, settings.workers) {
             workers.append(Task { [weak self] in await self?.work() })
         }
+        synced = true
         return true
     }
 
@@ -124,7 +130,9 @@ public actor Reconciler {
 
     func work() async {
         while let key = await queue.next() {
+            let started = ContinuousClock.now
             let again = await reconcile(key)
+            reconcileTimer.recordInterval(since: started)
             await queue.done(key)
             switch again {
             case .some(let delay): await queue.add(key, after: delay)
@@ -156,6 +164,7 @@ public actor Reconciler {
                 return .milliseconds(100)
             } catch {
                 logger.warning("status not written", metadata: ["rollout": "\(key)", "error": "\(error)"])
+                reconcileErrors.increment()
                 return await queue.addAfterFailure(key)
             }
         } else {
@@ -171,6 +180,7 @@ public actor Reconciler {
             }
         } catch {
             logger.info("plan stopped", metadata: ["rollout": "\(key)", "error": "\(error)"])
+            if !error.isConflict { reconcileErrors.increment() }
             return error.isConflict ? .milliseconds(100) : await queue.addAfterFailure(key)
         }
         await queue.forget(key)
@@ -217,4 +227,11 @@ extension Informer {
     }
 
     nonisolated var stopHook: @Sendable () async -> Void { { await self.stop() } }
+}
+
+extension Metrics.Timer {
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
 }

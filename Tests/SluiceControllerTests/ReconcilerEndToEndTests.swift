@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import KubeClient
 import KubeTestServer
 import Logging
@@ -48,6 +51,21 @@ import Testing
         }
         try await client.shutdown()
         try await server.stop()
+    }
+
+    /// A port nothing listens on now, on 127.0.0.1.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw CocoaError(.fileNoSuchFile) }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Polls the Rollout until `condition` holds (up to `limit`).
@@ -167,8 +185,9 @@ import Testing
             defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
             let process = Process()
             process.executableURL = binary
+            let port = try Self.freePort()
             process.arguments = ["--kubeconfig", kubeconfig, "--namespace", Self.ns, "--workers", "2", "--log-level", "warning",
-                                 "--no-leader-elect"]
+                                 "--no-leader-elect", "--health-address", "127.0.0.1:\(port)"]
             let output = Pipe()
             process.standardOutput = output
             process.standardError = output
@@ -178,6 +197,18 @@ import Testing
                 #"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"shop/checkout:2.0"}]}}}}"#.utf8)))
             let promoted = try await Self.until(client) { $0.status?.history?.first?.outcome == .promoted && $0.status?.phase == .healthy }
             #expect(promoted.status?.history?.first?.images == ["shop/checkout:2.0"])
+            // Health, readiness and metrics.
+            func get(_ path: String) async throws -> (Int, String) {
+                let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+                return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+            }
+            #expect(try await get("/healthz").0 == 200)
+            let ready = try await get("/readyz")
+            #expect(ready.0 == 200 && ready.1.contains("leading; caches synced"), "\(ready)")
+            let metrics = try await get("/metrics").1
+            #expect(metrics.contains("sluice_reconcile_duration_seconds"), "\(metrics.prefix(500))")
+            #expect(metrics.contains("# TYPE"), "Prometheus's text format")
+            #expect(try await get("/nothing").0 == 404)
             let stopping = ContinuousClock.now
             process.terminate()
             for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
@@ -254,7 +285,7 @@ import Testing
                 let process = Process()
                 process.executableURL = binary
                 process.arguments = ["--kubeconfig", kubeconfig, "--namespace", Self.ns, "--identity", name, "--log-level", "error",
-                                     "--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.3"]
+                                     "--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.3", "--health-address", ""]
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
                 try process.run()

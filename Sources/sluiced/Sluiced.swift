@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import KubeClient
 import Logging
+import Metrics
+import Prometheus
 import PrometheusClient
 import SluiceController
 import SluiceCore
@@ -66,6 +68,9 @@ struct Sluiced: AsyncParsableCommand {
     @Option(help: "This replica's name in the Lease (default: the host name and a random suffix).")
     var identity: String?
 
+    @Option(help: "Where /healthz, /readyz and /metrics are served (host:port; empty: nowhere).")
+    var healthAddress = "0.0.0.0:8080"
+
     func validate() throws {
         guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
         guard leaseDuration > renewDeadline, renewDeadline > retryPeriod, retryPeriod > 0 else {
@@ -77,6 +82,8 @@ struct Sluiced: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "sluiced")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let config: KubeConfig
@@ -121,8 +128,27 @@ struct Sluiced: AsyncParsableCommand {
         } else {
             running = Task { await leadership.set(true) }
         }
+        var health: HealthServer?
+        if !healthAddress.isEmpty {
+            let parts = healthAddress.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let port = Int(parts[1]) else {
+                throw ValidationError("--health-address \(healthAddress) is not host:port")
+            }
+            health = try await HealthServer(host: String(parts[0]), port: port) { path in
+                switch path {
+                case "/healthz": return .init(status: .ok, contentType: "text/plain", body: "ok\n")
+                case "/readyz":
+                    let state = await leadership.state
+                    return .init(status: state.ready ? .ok : .serviceUnavailable, contentType: "text/plain", body: state.description + "\n")
+                case "/metrics": return .init(status: .ok, contentType: "text/plain; version=0.0.4", body: registry.emitToString())
+                default: return .init(status: .notFound, contentType: "text/plain", body: "not found\n")
+                }
+            }
+            logger.notice("serving /healthz, /readyz and /metrics", metadata: ["address": "\(parts[0]):\(health?.port ?? port)"])
+        }
         await Sluiced.waitForTermination()
         logger.info("stopping")
+        await health?.stop()
         running.cancel()
         await running.value
         await leadership.set(false)
@@ -161,6 +187,15 @@ actor Leadership {
     let measurements: MeasurementRunner
     let logger: Logger
     var current: Reconciler?
+    var leading = false
+
+    /// For /readyz: a leader is ready once its caches filled; a replica standing by is ready too.
+    var state: (ready: Bool, description: String) {
+        get async {
+            guard leading, let current else { return (true, "standing by (not leading)") }
+            return await current.synced ? (true, "leading; caches synced") : (false, "leading; caches filling")
+        }
+    }
 
     init(client: KubernetesClient, settings: Reconciler.Settings, measurements: MeasurementRunner, logger: Logger) {
         self.client = client
@@ -170,6 +205,7 @@ actor Leadership {
     }
 
     func set(_ leading: Bool) async {
+        self.leading = leading
         if leading, current == nil {
             logger.info("leading: reconciling")
             let reconciler = Reconciler(client: client, settings: settings, measurements: measurements, logger: logger)
