@@ -114,7 +114,7 @@ let package = Package(
         ]),
         .testTarget(name: "PrometheusClientTests", dependencies: ["PrometheusClient", "PrometheusTestKit", "SluiceTestKit", "KubeTestServer"]),
         .testTarget(name: "SluiceControllerTests", dependencies: [
-            "SluiceController", "SluiceCore", "SluiceModel", "SluiceTestKit", "KubeClient", "KubeTestServer",
+            "SluiceController", "SluiceCore", "SluiceModel", "SluiceTestKit", "KubeClient", "KubeTestServer", "PrometheusClient",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceCore", "SluiceModel", "SluiceTestKit"]),

@@ -153,6 +153,8 @@ public actor Reconciler {
         let namespace = rollout.metadata.namespace ?? "default"
         let observation = await observe(rollout, namespace: namespace, pendingDone: !unfinished.contains(key), measurements: held[key] ?? [])
         let plan = SluiceCore.plan(rollout, observation, now: KubeTime(Date()), config: settings.engine)
+        logger.debug("planned", metadata: ["rollout": "\(key)", "phase": "\(plan.status.phase?.rawValue ?? "")", "message": "\(plan.status.message ?? "")",
+                                           "actions": "\(plan.actions.map(\.pending.type.rawValue))", "requeue": "\(plan.requeue)"])
         if plan.status != rollout.status {
             rollout.status = plan.status
             do {
@@ -171,13 +173,16 @@ public actor Reconciler {
             held[key] = nil
         }
         unfinished.insert(key)
+        // Measurements are taken beside the reconcile, never in it: an abort never waits behind a
+        // Prometheus query. Each result is held for the next plan and wakes the Rollout.
+        var carried = plan
+        carried.actions = plan.actions.filter { if case .runMeasurement = $0 { false } else { true } }
+        for case .runMeasurement(let analysis, let metric) in plan.actions {
+            measure(key, rollout: rollout, analysis: analysis, metric: metric)
+        }
         do {
-            let results = try await executor.execute(plan, rollout: rollout, observation: observation)
+            _ = try await executor.execute(carried, rollout: rollout, observation: observation)
             unfinished.remove(key)
-            if !results.isEmpty {
-                held[key, default: []] += results
-                return .zero
-            }
         } catch {
             logger.info("plan stopped", metadata: ["rollout": "\(key)", "error": "\(error)"])
             if !error.isConflict { reconcileErrors.increment() }
@@ -189,6 +194,29 @@ public actor Reconciler {
         case .after(let seconds): return .milliseconds(Int64(max(seconds, 0.05) * 1000))
         case .awaitChange: return nil
         }
+    }
+
+    /// Measurements under way, by Rollout and `analysis/metric`: one at a time for each.
+    var measuring: Set<String> = []
+
+    func measure(_ key: String, rollout: Rollout, analysis: String, metric: String) {
+        let id = "\(key)|\(analysis)|\(metric)"
+        guard let runner = executor.measurements, measuring.insert(id).inserted else {
+            logger.debug("measurement not started", metadata: ["rollout": "\(key)", "id": "\(id)"])
+            return
+        }
+        Task { [weak self] in
+            let result = await runner.measure(rollout: rollout, analysis: analysis, metric: metric, at: Date())
+            await self?.deliver(key, id: id, result)
+        }
+    }
+
+    func deliver(_ key: String, id: String, _ result: MeasurementResult?) async {
+        measuring.remove(id)
+        logger.debug("measurement", metadata: ["rollout": "\(key)", "id": "\(id)", "result": "\(String(describing: result))"])
+        guard let result else { return }
+        held[key, default: []].append(result)
+        await queue.add(key)
     }
 
     /// What the engine looks at for `rollout`, read from the caches.

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import KubeClient
 import KubeTestServer
+import PrometheusClient
 import Logging
 import SluiceController
 import SluiceCore
@@ -325,6 +326,39 @@ import Testing
             second.terminate()
             for _ in 0..<100 where second.isRunning { try await Task.sleep(for: .milliseconds(50)) }
             #expect(!second.isRunning)
+        }
+    }
+
+    /// Prometheus unreachable: the gate never passes, each failed query counts against the
+    /// metric's error limit, and the release rolls back — with traffic back on stable.
+    @Test func anUnreachablePrometheusRollsTheReleaseBackAtTheErrorLimit() async throws {
+        var metric = AnalysisMetric.successRate(count: 3)
+        metric.interval = "1s"
+        metric.window = "1s"
+        metric.consecutiveErrorLimit = 2
+        let template = AnalysisTemplate.fixture(metrics: [metric])
+        let gate = AnalysisStep(templates: [TemplateRef(name: "success-rate")], args: [AnalysisArg(name: "service", value: "checkout-canary")])
+        let rollout = Rollout.fixture().steps([CanaryStep(setWeight: 20), CanaryStep(analysis: gate), CanaryStep(setWeight: 50)])
+        try await Self.withWorld(rollout) { client, _ in
+            let _: AnalysisTemplate = try await client.create(.analysisTemplates, namespace: Self.ns, template)
+            // Nothing listens on port 1.
+            let allowlist = PrometheusAllowlist(defaultAddress: "http://127.0.0.1:1")
+            let querier = try PrometheusQuerier(admits: allowlist.admits)
+            let runner = MeasurementRunner(querier: querier, allowlist: allowlist, secrets: KubernetesSecretReader(client: client))
+            let reconciler = Reconciler(client: client, settings: .init(namespace: Self.ns, workers: 2, engine: EngineConfig(prometheus: allowlist)),
+                                        measurements: runner, logger: Logger(label: "sluiced"))
+            #expect(await reconciler.start(timeout: .seconds(20)))
+            _ = try await Self.until(client) { $0.status?.phase == .healthy }
+            let _: JSONValue = try await client.patch(.deployments, namespace: Self.ns, name: "checkout", .merge(Data(
+                #"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"shop/checkout:2.0"}]}}}}"#.utf8)))
+            let failed = try await Self.until(client, limit: .seconds(30)) { $0.status?.phase == .failed }
+            await reconciler.stop()
+            try await querier.shutdown()
+            #expect(failed.status?.history?.first?.outcome == .rolledBack)
+            #expect(failed.status?.history?.first?.reason?.contains("analysis") == true, "\(failed.status?.history?.first?.reason ?? "")")
+            #expect(failed.status?.history?.first?.timeline.contains { $0.weights?.canary == 50 } == false, "never past the gate")
+            let vs: VirtualService = try await client.get(.virtualServices, namespace: Self.ns, name: "checkout")
+            #expect(vs.spec.http.first { $0.name == "primary" }?.route.map { $0.weight ?? 0 } == [100, 0], "all traffic back on stable")
         }
     }
 }
