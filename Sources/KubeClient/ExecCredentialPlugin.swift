@@ -100,8 +100,7 @@ public actor ExecCredentialPlugin {
         let answer = Once()
         let result: (Data, Data)? = await withCheckedContinuation { (done: CheckedContinuation<(Data, Data)?, Never>) in
             answer.set(done)
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.inSeconds) {
                 guard answer.pending else { return }
                 answer.resume(nil)
                 process.terminate()

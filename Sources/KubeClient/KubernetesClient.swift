@@ -31,14 +31,12 @@ public final class KubernetesClient: Sendable {
                 http2ReadIdle: Duration = .seconds(30), http2PingTimeout: Duration = .seconds(15),
                 userAgent: String = "sluice") throws(KubeClientError) {
         self.userAgent = userAgent
-        let keepaliveIdle = TimeAmount.nanoseconds(http2ReadIdle.components.seconds * 1_000_000_000 + http2ReadIdle.components.attoseconds / 1_000_000_000)
-        let keepalivePingTimeout = TimeAmount.nanoseconds(http2PingTimeout.components.seconds * 1_000_000_000
-            + http2PingTimeout.components.attoseconds / 1_000_000_000)
+        let keepaliveIdle = TimeAmount(http2ReadIdle), keepalivePingTimeout = TimeAmount(http2PingTimeout)
         self.config = config
         self.logger = logger
         self.limiter = TokenBucket(qps: qps, burst: burst, clock: ContinuousClock())
         // Whole nanoseconds: a sub-second timeout (500 ms) must not become zero.
-        self.requestTimeout = .nanoseconds(requestTimeout.components.seconds * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
+        self.requestTimeout = TimeAmount(requestTimeout)
         if case .exec(let plugin) = config.credentials {
             exec = ExecCredentialPlugin(plugin, server: config.server, certificateAuthority: config.certificateAuthority,
                                         insecureSkipTLSVerify: config.insecureSkipTLSVerify)
@@ -60,7 +58,7 @@ public final class KubernetesClient: Sendable {
         var requestConfig = HTTPClient.Configuration(tlsConfiguration: tls)
         requestConfig.dnsOverride = dnsOverride
         requestConfig.proxy = proxy
-        let connect = TimeAmount.milliseconds(connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let connect = TimeAmount(connectTimeout)
         requestConfig.timeout = .init(connect: connect, read: self.requestTimeout)
         var watchConfig = HTTPClient.Configuration(tlsConfiguration: tls)
         watchConfig.dnsOverride = dnsOverride

@@ -141,8 +141,7 @@ public actor LeaderElector {
 
     func seconds(_ from: ContinuousClock.Instant?, _ to: ContinuousClock.Instant) -> Double {
         guard let from else { return .infinity }
-        let d = to - from
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        return (to - from).inSeconds
     }
 
     /// One round: read, decide, write, within the renew deadline. Returns whether this elector

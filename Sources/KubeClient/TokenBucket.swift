@@ -33,7 +33,7 @@ public actor TokenBucket<C: Clock> where C.Duration == Duration {
     func refill() {
         let now = clock.now
         let elapsed = last.duration(to: now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         tokens = min(burst, tokens + seconds * qps)
         last = now
     }

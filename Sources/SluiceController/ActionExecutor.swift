@@ -78,10 +78,10 @@ public struct ActionExecutor: Sendable {
         if let outcome { throw outcome }
     }
 
-    var namespaceOf: (Rollout) -> String { { $0.metadata.namespace ?? "default" } }
+    func namespace(of rollout: Rollout) -> String { rollout.metadata.namespace ?? "default" }
 
     func run(_ action: Action, rollout: Rollout, observation: Observation, now: Date) async throws(Failure) -> MeasurementResult? {
-        let ns = namespaceOf(rollout)
+        let ns = namespace(of: rollout)
         let name = rollout.metadata.name ?? ""
         func attempt(_ what: String, _ body: () async throws -> Void) async throws(Failure) {
             do { try await body() } catch let error as KubeClientError { throw .action(what, error) } catch {
@@ -151,7 +151,7 @@ public struct ActionExecutor: Sendable {
 
     /// AlreadyExists is done only when the existing ReplicaSet is this Rollout's canary of that revision.
     func createCanary(_ rs: ReplicaSet, rollout: Rollout) async throws(Failure) {
-        let ns = namespaceOf(rollout)
+        let ns = namespace(of: rollout)
         let rsName = rs.metadata.name ?? ""
         do {
             let _: ReplicaSet = try await client.create(.replicaSets, namespace: ns, rs)

@@ -71,24 +71,11 @@ public actor Reconciler {
     /// the caches did not sync in time.
     public func start(timeout: Duration = .seconds(60)) async -> Bool {
         await rollouts.onChange { [weak self] key in await self?.rolloutChanged(key) }
-        for informer in [deployments.onChangeHook, replicaSets.onChangeHook, services.onChangeHook, virtualServices.onChangeHook,
-                         destinationRules.onChangeHook, templates.onChangeHook, clusterTemplates.onChangeHook] {
-            await informer { [weak self] key in await self?.objectChanged(key) }
+        for cache in aroundRollouts {
+            await cache.onChange { [weak self] key in await self?.objectChanged(key) }
         }
-        await rollouts.start()
-        await deployments.start()
-        await replicaSets.start()
-        await services.start()
-        await virtualServices.start()
-        await destinationRules.start()
-        await templates.start()
-        await clusterTemplates.start()
-        for synced in [await rollouts.waitForSync(timeout: timeout), await deployments.waitForSync(timeout: timeout),
-                       await replicaSets.waitForSync(timeout: timeout), await services.waitForSync(timeout: timeout),
-                       await virtualServices.waitForSync(timeout: timeout), await destinationRules.waitForSync(timeout: timeout),
-                       await templates.waitForSync(timeout: timeout), await clusterTemplates.waitForSync(timeout: timeout)] where !synced {
-            return false
-        }
+        for cache in caches { await cache.start() }
+        for cache in caches where !(await cache.waitForSync(timeout: timeout)) { return false }
         // Everything known is looked at once; this process has seen none of the pending actions done.
         for key in await rollouts.objects.keys {
             unfinished.insert(key)
@@ -104,11 +91,13 @@ public actor Reconciler {
     public func stop() async {
         await queue.shutDown()
         for worker in workers { worker.cancel() }
-        for informer in [rollouts.stopHook, deployments.stopHook, replicaSets.stopHook, services.stopHook, virtualServices.stopHook,
-                         destinationRules.stopHook, templates.stopHook, clusterTemplates.stopHook] {
-            await informer()
-        }
+        for cache in caches { await cache.stop() }
     }
+
+    /// The caches of the objects around Rollouts, whose changes wake the Rollouts they concern.
+    var aroundRollouts: [any Cache] { [deployments, replicaSets, services, virtualServices, destinationRules, templates, clusterTemplates] }
+
+    var caches: [any Cache] { [rollouts] + aroundRollouts }
 
     func rolloutChanged(_ key: String) async {
         // An abort annotation not yet handled jumps the queue.
@@ -248,18 +237,18 @@ public actor Reconciler {
     }
 }
 
-extension Informer {
-    /// `onChange` as a value, so several informers' can be registered alike.
-    nonisolated var onChangeHook: @Sendable (@escaping @Sendable (String) async -> Void) async -> Void {
-        { handler in await self.onChange(handler) }
-    }
-
-    nonisolated var stopHook: @Sendable () async -> Void { { await self.stop() } }
+/// What the reconciler does with each of its caches, whatever they hold.
+protocol Cache: Actor {
+    func onChange(_ handler: @escaping @Sendable (String) async -> Void)
+    func start()
+    func stop()
+    func waitForSync(timeout: Duration) async -> Bool
 }
+
+extension Informer: Cache {}
 
 extension Metrics.Timer {
     func recordInterval(since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        recordNanoseconds((ContinuousClock.now - start).inNanoseconds)
     }
 }
